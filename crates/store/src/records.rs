@@ -1,0 +1,455 @@
+//! Records read from and written to the store.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+use warden_domain::{AreaCode, AssessmentAction, AssessmentStatus, CountryCode, RoleGrant, SecurityLevel};
+
+/// Timestamps are kept to the microsecond, the precision both databases store.
+pub fn now_micros() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Country {
+    pub alpha2: CountryCode,
+    pub alpha3: String,
+    pub name: String,
+    pub names: BTreeMap<String, String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CountrySummary {
+    pub country: Country,
+    pub areas: i64,
+    pub highest_level: Option<SecurityLevel>,
+    pub areas_with_level: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaKind {
+    /// A first-level administrative unit from the shipped geography.
+    Admin1,
+    /// An area defined by an administrator (a polygon or a union of units).
+    Custom,
+}
+
+impl AreaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaKind::Admin1 => "admin1",
+            AreaKind::Custom => "custom",
+        }
+    }
+    pub fn parse(s: &str) -> AreaKind {
+        if s == "custom" {
+            AreaKind::Custom
+        } else {
+            AreaKind::Admin1
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewArea {
+    pub code: AreaCode,
+    pub iso_3166_2: Option<String>,
+    pub country: CountryCode,
+    pub name: String,
+    pub names: BTreeMap<String, String>,
+    pub kind: AreaKind,
+    pub subtype: Option<String>,
+    pub label_lon: f64,
+    pub label_lat: f64,
+    /// RFC 7946 geometry (a MultiPolygon) as JSON text.
+    pub geometry: String,
+    /// For custom areas made of admin-1 units: their codes.
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Area {
+    pub code: AreaCode,
+    pub iso_3166_2: Option<String>,
+    pub country: CountryCode,
+    pub name: String,
+    pub names: BTreeMap<String, String>,
+    pub kind: AreaKind,
+    pub subtype: Option<String>,
+    pub label_lon: f64,
+    pub label_lat: f64,
+    pub members: Vec<String>,
+    pub level: Option<SecurityLevel>,
+    pub level_since: Option<DateTime<Utc>>,
+    pub level_assessment: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AreaGeometry {
+    pub code: AreaCode,
+    pub kind: AreaKind,
+    pub geometry: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AreaQuery {
+    pub country: Option<CountryCode>,
+    /// Case-insensitive match on name or code.
+    pub search: Option<String>,
+    pub level: Option<SecurityLevel>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { limit: 100, offset: 0 }
+    }
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: i64 = 1000;
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> PageRequest {
+        PageRequest {
+            limit: limit.unwrap_or(100).clamp(1, Self::MAX_LIMIT),
+            offset: offset.unwrap_or(0).max(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewAgency {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Agency {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub agency: Option<Uuid>,
+    pub password_hash: String,
+    pub grants: Vec<RoleGrant>,
+    pub locale: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub agency: Option<Uuid>,
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    #[serde(skip_serializing)]
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub disabled: bool,
+    pub locale: String,
+    pub grants: Vec<RoleGrant>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn needs_two_factor(&self) -> bool {
+        self.grants.iter().any(|g| g.role.requires_two_factor())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Web,
+    Api,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Web => "web",
+            SessionKind::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    /// SHA-256 of the token; the token itself is never stored.
+    pub digest: String,
+    pub user_id: Uuid,
+    pub kind: SessionKind,
+    pub two_factor: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewMeasure {
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    /// A measure specific to one country; None for the shared basket.
+    pub country: Option<CountryCode>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Measure {
+    pub id: Uuid,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub country: Option<CountryCode>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewAssessment {
+    pub area: AreaCode,
+    pub author: Uuid,
+    pub proposed_level: SecurityLevel,
+    pub ratings: BTreeMap<String, i64>,
+    /// The threat assessment (internal).
+    pub narrative: String,
+    /// Text for the travel advisory once approved.
+    pub advisory_text: String,
+    pub measures: Vec<Uuid>,
+    pub mitigation_text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assessment {
+    pub id: Uuid,
+    pub area: AreaCode,
+    pub area_name: String,
+    pub country: CountryCode,
+    pub author: Uuid,
+    pub author_name: String,
+    pub proposed_level: SecurityLevel,
+    pub previous_level: Option<SecurityLevel>,
+    pub ratings: BTreeMap<String, i64>,
+    pub narrative: String,
+    pub advisory_text: String,
+    pub measures: Vec<Uuid>,
+    pub mitigation_text: String,
+    pub status: AssessmentStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssessmentEvent {
+    pub seq: i64,
+    pub action: String,
+    pub actor: Uuid,
+    pub actor_name: String,
+    pub from_status: Option<AssessmentStatus>,
+    pub to_status: AssessmentStatus,
+    pub reason: String,
+    pub smt_consulted: Vec<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssessmentDetail {
+    pub assessment: Assessment,
+    pub events: Vec<AssessmentEvent>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssessmentQuery {
+    pub area: Option<AreaCode>,
+    pub country: Option<CountryCode>,
+    pub statuses: Vec<AssessmentStatus>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssessmentTransition {
+    pub id: Uuid,
+    pub action: AssessmentAction,
+    pub to: AssessmentStatus,
+    pub actor: Uuid,
+    pub reason: String,
+    pub smt_consulted: Vec<Uuid>,
+    /// On resubmission the author may revise the proposal.
+    pub revision: Option<NewAssessment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LevelChange {
+    pub id: Uuid,
+    pub area: AreaCode,
+    pub old_level: Option<SecurityLevel>,
+    pub new_level: SecurityLevel,
+    pub assessment: Uuid,
+    pub approved_by: Uuid,
+    pub approved_by_name: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdvisoryArea {
+    pub area: Area,
+    pub text: String,
+    pub mitigation_text: String,
+    pub measures: Vec<Measure>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Advisory {
+    pub country: Country,
+    /// Increases with every change of the advisory.
+    pub version: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub areas: Vec<AdvisoryArea>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdvisoryAreaUpdate {
+    pub area: AreaCode,
+    pub text: String,
+    pub mitigation_text: String,
+    pub measures: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdvisoryChange {
+    pub id: Uuid,
+    pub country: CountryCode,
+    pub area: AreaCode,
+    pub area_name: String,
+    pub version: i64,
+    /// `level` (an approved level change) or `text` (narrative or measures).
+    pub kind: String,
+    pub old_level: Option<SecurityLevel>,
+    pub new_level: Option<SecurityLevel>,
+    pub summary: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who is acting, from where: stamped on every audit entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditContext {
+    pub actor: Option<Uuid>,
+    pub actor_name: String,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl AuditContext {
+    pub fn system(name: &str) -> AuditContext {
+        AuditContext { actor: None, actor_name: name.to_string(), ip: None, at: now_micros() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Option<Uuid>,
+    pub actor_name: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action_prefix: Option<String>,
+    pub target: Option<String>,
+    pub actor: Option<Uuid>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditVerification {
+    pub entries: i64,
+    /// Sequence number of the first entry whose hash does not match.
+    pub first_broken: Option<i64>,
+    pub head: String,
+}
+
+/// The hash of the first link of the chain.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical text of an audit entry, which its hash covers.
+#[allow(clippy::too_many_arguments)]
+pub fn audit_canonical(
+    seq: i64,
+    at: &DateTime<Utc>,
+    actor: Option<Uuid>,
+    actor_name: &str,
+    ip: Option<&str>,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> String {
+    let at = at.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    let actor = actor.map(|a| a.to_string()).unwrap_or_default();
+    let ip = ip.unwrap_or("");
+    // Lengths make the encoding unambiguous whatever the fields contain.
+    format!(
+        "{seq}|{at}|{}:{actor}|{}:{actor_name}|{}:{ip}|{}:{action}|{}:{target}|{}:{detail}",
+        actor.len(),
+        actor_name.len(),
+        ip.len(),
+        action.len(),
+        target.len(),
+        detail.len()
+    )
+}
+
+/// SHA-256 over the previous hash and the canonical entry, hex-encoded.
+pub fn audit_hash(prev_hash: &str, canonical: &str) -> String {
+    warden_auth::audit_chain_hash(prev_hash, canonical)
+}
+
+impl AuditEntry {
+    pub fn expected_hash(&self) -> String {
+        audit_hash(
+            &self.prev_hash,
+            &audit_canonical(
+                self.seq,
+                &self.at,
+                self.actor,
+                &self.actor_name,
+                self.ip.as_deref(),
+                &self.action,
+                &self.target,
+                &self.detail,
+            ),
+        )
+    }
+}
