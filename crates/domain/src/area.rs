@@ -68,7 +68,9 @@ impl AreaCode {
             || rest.len() > 40
             || rest.starts_with('-')
             || rest.ends_with('-')
-            || !rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
         {
             return Err(bad());
         }
@@ -108,8 +110,13 @@ mod tests {
     fn area_codes() {
         assert_eq!(AreaCode::parse("af-kab").unwrap().as_str(), "AF-KAB");
         assert_eq!(AreaCode::parse("FR-75C").unwrap().country().as_str(), "FR");
-        assert_eq!(AreaCode::parse("ML-SLS-GAO-2").unwrap().as_str(), "ML-SLS-GAO-2");
-        for bad in ["", "AF", "AF-", "A-KAB", "AFG-KAB", "AF-KAB-", "AF--X", "AF-K B", "AF-Ä", "1F-KAB"] {
+        assert_eq!(
+            AreaCode::parse("ML-SLS-GAO-2").unwrap().as_str(),
+            "ML-SLS-GAO-2"
+        );
+        for bad in [
+            "", "AF", "AF-", "A-KAB", "AFG-KAB", "AF-KAB-", "AF--X", "AF-K B", "AF-Ä", "1F-KAB",
+        ] {
             assert!(AreaCode::parse(bad).is_err(), "{bad} accepted");
         }
         let long = format!("AF-{}", "X".repeat(41));

@@ -61,7 +61,10 @@ impl CategoryRatings {
                 )
             })?;
             let lvl = SecurityLevel::new(*v).map_err(|_| {
-                DomainError::invalid(format!("ratings.{k}"), format!("rating must be 1-6, got {v}"))
+                DomainError::invalid(
+                    format!("ratings.{k}"),
+                    format!("rating must be 1-6, got {v}"),
+                )
             })?;
             out.insert(cat, lvl);
         }
@@ -84,7 +87,10 @@ impl CategoryRatings {
         *self.0.values().max().expect("all categories rated")
     }
     pub fn to_map(&self) -> BTreeMap<String, i64> {
-        self.0.iter().map(|(k, v)| (k.as_str().to_string(), v.get() as i64)).collect()
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.get() as i64))
+            .collect()
     }
 }
 
@@ -133,7 +139,10 @@ impl AssessmentStatus {
     }
     /// Still waiting for somebody's decision.
     pub fn is_open(self) -> bool {
-        matches!(self, AssessmentStatus::Submitted | AssessmentStatus::Validated | AssessmentStatus::Returned)
+        matches!(
+            self,
+            AssessmentStatus::Submitted | AssessmentStatus::Validated | AssessmentStatus::Returned
+        )
     }
 }
 
@@ -170,12 +179,18 @@ impl AssessmentAction {
         }
     }
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
-            DomainError::invalid(
-                "action",
-                format!("unknown action `{s}`; expected one of {}", Self::ALL.map(|a| a.as_str()).join(", ")),
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "action",
+                    format!(
+                        "unknown action `{s}`; expected one of {}",
+                        Self::ALL.map(|a| a.as_str()).join(", ")
+                    ),
+                )
+            })
     }
     /// The role that may take this action.
     pub fn role(self) -> Role {
@@ -187,7 +202,10 @@ impl AssessmentAction {
     }
     /// A reason must be given: a refusal or return must say why.
     pub fn needs_reason(self) -> bool {
-        matches!(self, AssessmentAction::SendBack | AssessmentAction::Reject | AssessmentAction::Withdraw)
+        matches!(
+            self,
+            AssessmentAction::SendBack | AssessmentAction::Reject | AssessmentAction::Withdraw
+        )
     }
 }
 
@@ -205,7 +223,10 @@ pub struct TransitionContext<'a> {
 
 /// The workflow's single rule book: given the current state, the actor and
 /// the action, the next state, or why not.
-pub fn transition(action: AssessmentAction, ctx: &TransitionContext<'_>) -> Result<AssessmentStatus, DomainError> {
+pub fn transition(
+    action: AssessmentAction,
+    ctx: &TransitionContext<'_>,
+) -> Result<AssessmentStatus, DomainError> {
     use AssessmentAction as A;
     use AssessmentStatus as S;
     let role = action.role();
@@ -227,7 +248,10 @@ pub fn transition(action: AssessmentAction, ctx: &TransitionContext<'_>) -> Resu
         ));
     }
     if action.needs_reason() && ctx.reason.trim().is_empty() {
-        return Err(DomainError::invalid("reason", "a reason is required for this decision"));
+        return Err(DomainError::invalid(
+            "reason",
+            "a reason is required for this decision",
+        ));
     }
     if action == A::Approve && ctx.smt_consulted == 0 {
         return Err(DomainError::invalid(
@@ -270,7 +294,10 @@ pub fn check_text(field: &str, text: &str, required: bool, max: usize) -> Result
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if text.chars().count() > max {
-        return Err(DomainError::invalid(field, format!("is longer than {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -281,11 +308,28 @@ mod tests {
     use crate::Scope;
 
     fn grants(role: Role, scope: &str) -> Vec<RoleGrant> {
-        vec![RoleGrant { role, scope: Scope::parse(scope).unwrap(), agency: None }]
+        vec![RoleGrant {
+            role,
+            scope: Scope::parse(scope).unwrap(),
+            agency: None,
+        }]
     }
 
-    fn ctx<'a>(g: &'a [RoleGrant], status: AssessmentStatus, area: &'a AreaCode, cc: &'a CountryCode) -> TransitionContext<'a> {
-        TransitionContext { grants: g, actor_is_author: false, area, country: cc, status, reason: "", smt_consulted: 0 }
+    fn ctx<'a>(
+        g: &'a [RoleGrant],
+        status: AssessmentStatus,
+        area: &'a AreaCode,
+        cc: &'a CountryCode,
+    ) -> TransitionContext<'a> {
+        TransitionContext {
+            grants: g,
+            actor_is_author: false,
+            area,
+            country: cc,
+            status,
+            reason: "",
+            smt_consulted: 0,
+        }
     }
 
     #[test]
@@ -294,17 +338,29 @@ mod tests {
         let cc = area.country();
         let desk = grants(Role::RegionalDesk, "AF");
         assert_eq!(
-            transition(AssessmentAction::Validate, &ctx(&desk, AssessmentStatus::Submitted, &area, &cc)).unwrap(),
+            transition(
+                AssessmentAction::Validate,
+                &ctx(&desk, AssessmentStatus::Submitted, &area, &cc)
+            )
+            .unwrap(),
             AssessmentStatus::Validated
         );
         let g = grants(Role::DesignatedOfficial, "AF");
         let mut c = ctx(&g, AssessmentStatus::Validated, &area, &cc);
-        assert!(matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Invalid { field, .. }) if field == "smt_consulted"));
+        assert!(
+            matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Invalid { field, .. }) if field == "smt_consulted")
+        );
         c.smt_consulted = 2;
-        assert_eq!(transition(AssessmentAction::Approve, &c).unwrap(), AssessmentStatus::Approved);
+        assert_eq!(
+            transition(AssessmentAction::Approve, &c).unwrap(),
+            AssessmentStatus::Approved
+        );
         // An approved assessment is final.
         c.status = AssessmentStatus::Approved;
-        assert!(matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            transition(AssessmentAction::Approve, &c),
+            Err(DomainError::Conflict(_))
+        ));
     }
 
     #[test]
@@ -315,17 +371,26 @@ mod tests {
         let g = grants(Role::DesignatedOfficial, "ML");
         let mut c = ctx(&g, AssessmentStatus::Validated, &area, &cc);
         c.smt_consulted = 1;
-        assert!(matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            transition(AssessmentAction::Approve, &c),
+            Err(DomainError::Forbidden(_))
+        ));
         // A security adviser cannot approve.
         let g = grants(Role::SecurityAdviser, "AF");
         let mut c = ctx(&g, AssessmentStatus::Validated, &area, &cc);
         c.smt_consulted = 1;
-        assert!(matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            transition(AssessmentAction::Approve, &c),
+            Err(DomainError::Forbidden(_))
+        ));
         // A DO cannot skip the regional desk.
         let g = grants(Role::DesignatedOfficial, "AF");
         let mut c = ctx(&g, AssessmentStatus::Submitted, &area, &cc);
         c.smt_consulted = 1;
-        assert!(matches!(transition(AssessmentAction::Approve, &c), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            transition(AssessmentAction::Approve, &c),
+            Err(DomainError::Conflict(_))
+        ));
     }
 
     #[test]
@@ -336,24 +401,40 @@ mod tests {
         let mut c = ctx(&g, AssessmentStatus::Submitted, &area, &cc);
         assert!(transition(AssessmentAction::SendBack, &c).is_err());
         c.reason = "Add the attack of 3 May";
-        assert_eq!(transition(AssessmentAction::SendBack, &c).unwrap(), AssessmentStatus::Returned);
+        assert_eq!(
+            transition(AssessmentAction::SendBack, &c).unwrap(),
+            AssessmentStatus::Returned
+        );
         let g = grants(Role::SecurityAdviser, "ML-7");
         let mut c = ctx(&g, AssessmentStatus::Returned, &area, &cc);
-        assert!(matches!(transition(AssessmentAction::Resubmit, &c), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            transition(AssessmentAction::Resubmit, &c),
+            Err(DomainError::Forbidden(_))
+        ));
         c.actor_is_author = true;
-        assert_eq!(transition(AssessmentAction::Resubmit, &c).unwrap(), AssessmentStatus::Submitted);
+        assert_eq!(
+            transition(AssessmentAction::Resubmit, &c).unwrap(),
+            AssessmentStatus::Submitted
+        );
     }
 
     #[test]
     fn ratings() {
-        let mut m: BTreeMap<String, i64> = ThreatCategory::ALL.iter().map(|c| (c.as_str().to_string(), 2)).collect();
+        let mut m: BTreeMap<String, i64> = ThreatCategory::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), 2))
+            .collect();
         m.insert("crime".into(), 5);
         let r = CategoryRatings::new(&m).unwrap();
         assert_eq!(r.highest().get(), 5);
         m.insert("crime".into(), 9);
-        assert!(matches!(CategoryRatings::new(&m), Err(DomainError::Invalid { field, .. }) if field == "ratings.crime"));
+        assert!(
+            matches!(CategoryRatings::new(&m), Err(DomainError::Invalid { field, .. }) if field == "ratings.crime")
+        );
         m.remove("crime");
-        assert!(matches!(CategoryRatings::new(&m), Err(DomainError::Invalid { field, .. }) if field == "ratings.crime"));
+        assert!(
+            matches!(CategoryRatings::new(&m), Err(DomainError::Invalid { field, .. }) if field == "ratings.crime")
+        );
         m.insert("weather".into(), 1);
         assert!(CategoryRatings::new(&m).is_err());
     }

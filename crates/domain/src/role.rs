@@ -83,13 +83,19 @@ impl Scope {
         if t.eq_ignore_ascii_case("global") || t == "*" {
             Ok(Scope::Global)
         } else if t.contains('-') {
-            AreaCode::parse(t)
-                .map(Scope::Area)
-                .map_err(|_| DomainError::invalid("scope", format!("`{s}` is neither `global`, a country code nor an area code")))
+            AreaCode::parse(t).map(Scope::Area).map_err(|_| {
+                DomainError::invalid(
+                    "scope",
+                    format!("`{s}` is neither `global`, a country code nor an area code"),
+                )
+            })
         } else {
-            CountryCode::parse(t)
-                .map(Scope::Country)
-                .map_err(|_| DomainError::invalid("scope", format!("`{s}` is neither `global`, a country code nor an area code")))
+            CountryCode::parse(t).map(Scope::Country).map_err(|_| {
+                DomainError::invalid(
+                    "scope",
+                    format!("`{s}` is neither `global`, a country code nor an area code"),
+                )
+            })
         }
     }
 
@@ -127,14 +133,21 @@ pub struct RoleGrant {
 }
 
 /// True when one of `grants` gives `role` over the area.
-pub fn has_role_for_area(grants: &[RoleGrant], role: Role, area: &AreaCode, country: &CountryCode) -> bool {
+pub fn has_role_for_area(
+    grants: &[RoleGrant],
+    role: Role,
+    area: &AreaCode,
+    country: &CountryCode,
+) -> bool {
     grants
         .iter()
         .any(|g| g.role == role && g.scope.covers_area(area, country))
 }
 
 pub fn has_role_for_country(grants: &[RoleGrant], role: Role, country: &CountryCode) -> bool {
-    grants.iter().any(|g| g.role == role && g.scope.covers_country(country))
+    grants
+        .iter()
+        .any(|g| g.role == role && g.scope.covers_country(country))
 }
 
 pub fn has_role(grants: &[RoleGrant], role: Role) -> bool {

@@ -8,13 +8,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
-use warden_domain::{AreaCode, AssessmentStatus, CountryCode, Role, RoleGrant, Scope, SecurityLevel};
+use warden_domain::{
+    AreaCode, AssessmentStatus, CountryCode, Role, RoleGrant, Scope, SecurityLevel,
+};
 use warden_store::*;
 
 pub struct SqliteStore {
@@ -44,7 +48,10 @@ fn be(e: sqlx::Error) -> StoreError {
             return StoreError::Conflict(d.message().to_string());
         }
         if d.is_foreign_key_violation() {
-            return StoreError::Invalid { field: "reference".into(), message: d.message().to_string() };
+            return StoreError::Invalid {
+                field: "reference".into(),
+                message: d.message().to_string(),
+            };
         }
     }
     StoreError::Backend(e.to_string())
@@ -55,7 +62,8 @@ fn uuid(s: &str) -> Result<Uuid> {
 }
 
 fn level(n: Option<i64>) -> Result<Option<SecurityLevel>> {
-    n.map(|n| SecurityLevel::new(n).map_err(|e| StoreError::Backend(e.to_string()))).transpose()
+    n.map(|n| SecurityLevel::new(n).map_err(|e| StoreError::Backend(e.to_string())))
+        .transpose()
 }
 
 fn status(s: &str) -> Result<AssessmentStatus> {
@@ -88,7 +96,11 @@ fn area_row(r: &SqliteRow) -> Result<Area> {
         members: json_of(r.get::<&str, _>("members"))?,
         level: level(r.get("level"))?,
         level_since: opt_ts(r.get("level_since"))?,
-        level_assessment: r.get::<Option<String>, _>("level_assessment").as_deref().map(uuid).transpose()?,
+        level_assessment: r
+            .get::<Option<String>, _>("level_assessment")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
     })
 }
 
@@ -137,7 +149,11 @@ fn user_row(r: &SqliteRow, grants: Vec<RoleGrant>) -> Result<User> {
         username: r.get("username"),
         display_name: r.get("display_name"),
         email: r.get("email"),
-        agency: r.get::<Option<String>, _>("agency_id").as_deref().map(uuid).transpose()?,
+        agency: r
+            .get::<Option<String>, _>("agency_id")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
         password_hash: r.get("password_hash"),
         totp_secret: r.get("totp_secret"),
         totp_enabled: r.get::<i64, _>("totp_enabled") != 0,
@@ -153,7 +169,11 @@ fn grant_row(r: &SqliteRow) -> Result<RoleGrant> {
     Ok(RoleGrant {
         role: Role::parse(r.get("role")).map_err(|e| StoreError::Backend(e.to_string()))?,
         scope: Scope::parse(r.get("scope")).map_err(|e| StoreError::Backend(e.to_string()))?,
-        agency: if agency.is_empty() { None } else { Some(uuid(&agency)?) },
+        agency: if agency.is_empty() {
+            None
+        } else {
+            Some(uuid(&agency)?)
+        },
     })
 }
 
@@ -178,7 +198,16 @@ async fn audit_tx(
     let detail = detail.to_string();
     let hash = audit_hash(
         &prev,
-        &audit_canonical(seq, &ctx.at, ctx.actor, &ctx.actor_name, ctx.ip.as_deref(), action, target, &detail),
+        &audit_canonical(
+            seq,
+            &ctx.at,
+            ctx.actor,
+            &ctx.actor_name,
+            ctx.ip.as_deref(),
+            action,
+            target,
+            &detail,
+        ),
     );
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor_id, actor_name, ip, action, target, detail, prev_hash, hash) \
@@ -208,7 +237,10 @@ async fn check_measures(tx: &mut Transaction<'_, Sqlite>, ids: &[Uuid]) -> Resul
             .await
             .map_err(be)?;
         if found.is_none() {
-            return Err(StoreError::Invalid { field: "measures".into(), message: format!("unknown mitigation measure {id}") });
+            return Err(StoreError::Invalid {
+                field: "measures".into(),
+                message: format!("unknown mitigation measure {id}"),
+            });
         }
     }
     Ok(())
@@ -292,7 +324,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`,
     /// `sqlite:path` or a plain file path).
     pub async fn open(url: &str) -> Result<SqliteStore> {
-        let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let url = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else {
+            format!("sqlite://{url}")
+        };
         let base = SqliteConnectOptions::from_str(&url)
             .map_err(be)?
             .journal_mode(SqliteJournalMode::Wal)
@@ -307,7 +343,10 @@ impl SqliteStore {
             .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(be)?;
-        let readers = std::thread::available_parallelism().map(|n| n.get() as u32 * 2).unwrap_or(4).max(2);
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get() as u32 * 2)
+            .unwrap_or(4)
+            .max(2);
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
             .connect_with(base.read_only(true))
@@ -326,14 +365,16 @@ impl SqliteStore {
     }
 
     async fn grants_of(&self, user: &str) -> Result<Vec<RoleGrant>> {
-        sqlx::query("SELECT role, scope, agency_id FROM role_grants WHERE user_id = ? ORDER BY role, scope")
-            .bind(user)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(be)?
-            .iter()
-            .map(grant_row)
-            .collect()
+        sqlx::query(
+            "SELECT role, scope, agency_id FROM role_grants WHERE user_id = ? ORDER BY role, scope",
+        )
+        .bind(user)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(be)?
+        .iter()
+        .map(grant_row)
+        .collect()
     }
 
     async fn user_where(&self, clause: &str, arg: &str) -> Result<Option<User>> {
@@ -367,7 +408,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(be)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(be)?;
         Ok(())
     }
 
@@ -458,7 +502,14 @@ impl Store for SqliteStore {
             .map_err(be)?;
         }
         let codes: Vec<&str> = areas.iter().take(20).map(|a| a.code.as_str()).collect();
-        audit_tx(&mut tx, audit, "areas.import", "areas", json!({"count": areas.len(), "first_codes": codes})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "areas.import",
+            "areas",
+            json!({"count": areas.len(), "first_codes": codes}),
+        )
+        .await?;
         tx.commit().await.map_err(be)?;
         Ok(areas.len())
     }
@@ -482,7 +533,11 @@ impl Store for SqliteStore {
             }
             if let Some(s) = &q.search {
                 let pat = format!("%{}%", s.replace(['%', '_'], ""));
-                b.push(" AND (name LIKE ").push_bind(pat.clone()).push(" OR code LIKE ").push_bind(pat).push(")");
+                b.push(" AND (name LIKE ")
+                    .push_bind(pat.clone())
+                    .push(" OR code LIKE ")
+                    .push_bind(pat)
+                    .push(")");
             }
             if let Some(l) = q.level {
                 b.push(" AND level = ").push_bind(l.get() as i64);
@@ -490,27 +545,56 @@ impl Store for SqliteStore {
         }
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM areas");
         filters(&mut count, q);
-        let total: i64 = count.build().fetch_one(&self.reader).await.map_err(be)?.get(0);
+        let total: i64 = count
+            .build()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
         let mut b = QueryBuilder::<Sqlite>::new(format!("SELECT {AREA_COLS} FROM areas"));
         filters(&mut b, q);
-        b.push(" ORDER BY code LIMIT ").push_bind(q.page.limit).push(" OFFSET ").push_bind(q.page.offset);
-        let items = b.build().fetch_all(&self.reader).await.map_err(be)?.iter().map(area_row).collect::<Result<_>>()?;
-        Ok(Page { items, total, limit: q.page.limit, offset: q.page.offset })
+        b.push(" ORDER BY code LIMIT ")
+            .push_bind(q.page.limit)
+            .push(" OFFSET ")
+            .push_bind(q.page.offset);
+        let items = b
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(be)?
+            .iter()
+            .map(area_row)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: q.page.limit,
+            offset: q.page.offset,
+        })
     }
 
     async fn area_geometries(&self, country: Option<&CountryCode>) -> Result<Vec<AreaGeometry>> {
         let rows = match country {
-            Some(c) => sqlx::query("SELECT code, kind, geometry FROM areas WHERE country = ? ORDER BY code")
+            Some(c) => {
+                sqlx::query(
+                    "SELECT code, kind, geometry FROM areas WHERE country = ? ORDER BY code",
+                )
                 .bind(c.as_str())
                 .fetch_all(&self.reader)
-                .await,
-            None => sqlx::query("SELECT code, kind, geometry FROM areas ORDER BY code").fetch_all(&self.reader).await,
+                .await
+            }
+            None => {
+                sqlx::query("SELECT code, kind, geometry FROM areas ORDER BY code")
+                    .fetch_all(&self.reader)
+                    .await
+            }
         }
         .map_err(be)?;
         rows.iter()
             .map(|r| {
                 Ok(AreaGeometry {
-                    code: AreaCode::parse(r.get("code")).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    code: AreaCode::parse(r.get("code"))
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
                     kind: AreaKind::parse(r.get("kind")),
                     geometry: r.get("geometry"),
                 })
@@ -519,7 +603,11 @@ impl Store for SqliteStore {
     }
 
     async fn area_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM areas").fetch_one(&self.reader).await.map_err(be)?.get(0))
+        Ok(sqlx::query("SELECT COUNT(*) FROM areas")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0))
     }
 
     async fn create_agency(&self, a: &NewAgency, audit: &AuditContext) -> Result<Agency> {
@@ -532,12 +620,25 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| match be(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("agency code {} already exists", a.code)),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("agency code {} already exists", a.code))
+                }
                 o => o,
             })?;
-        audit_tx(&mut tx, audit, "agency.create", &format!("agency:{id}"), json!({"code": a.code, "name": a.name})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "agency.create",
+            &format!("agency:{id}"),
+            json!({"code": a.code, "name": a.name}),
+        )
+        .await?;
         tx.commit().await.map_err(be)?;
-        Ok(Agency { id, code: a.code.clone(), name: a.name.clone() })
+        Ok(Agency {
+            id,
+            code: a.code.clone(),
+            name: a.name.clone(),
+        })
     }
 
     async fn list_agencies(&self) -> Result<Vec<Agency>> {
@@ -546,7 +647,13 @@ impl Store for SqliteStore {
             .await
             .map_err(be)?
             .iter()
-            .map(|r| Ok(Agency { id: uuid(r.get("id"))?, code: r.get("code"), name: r.get("name") }))
+            .map(|r| {
+                Ok(Agency {
+                    id: uuid(r.get("id"))?,
+                    code: r.get("code"),
+                    name: r.get("name"),
+                })
+            })
             .collect()
     }
 
@@ -556,7 +663,13 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(be)?
-            .map(|r| Ok(Agency { id: uuid(r.get("id"))?, code: r.get("code"), name: r.get("name") }))
+            .map(|r| {
+                Ok(Agency {
+                    id: uuid(r.get("id"))?,
+                    code: r.get("code"),
+                    name: r.get("name"),
+                })
+            })
             .transpose()
     }
 
@@ -592,10 +705,23 @@ impl Store for SqliteStore {
                 .await
                 .map_err(be)?;
         }
-        let grants: Vec<String> = u.grants.iter().map(|g| format!("{}@{}", g.role, g.scope.to_text())).collect();
-        audit_tx(&mut tx, audit, "user.create", &format!("user:{id}"), json!({"username": u.username, "grants": grants})).await?;
+        let grants: Vec<String> = u
+            .grants
+            .iter()
+            .map(|g| format!("{}@{}", g.role, g.scope.to_text()))
+            .collect();
+        audit_tx(
+            &mut tx,
+            audit,
+            "user.create",
+            &format!("user:{id}"),
+            json!({"username": u.username, "grants": grants}),
+        )
+        .await?;
         tx.commit().await.map_err(be)?;
-        self.get_user(id).await?.ok_or_else(|| StoreError::Backend("user vanished".into()))
+        self.get_user(id)
+            .await?
+            .ok_or_else(|| StoreError::Backend("user vanished".into()))
     }
 
     async fn get_user(&self, id: Uuid) -> Result<Option<User>> {
@@ -607,7 +733,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self, page: &PageRequest) -> Result<Page<User>> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&self.reader).await.map_err(be)?.get(0);
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
         let rows = sqlx::query("SELECT * FROM users ORDER BY username LIMIT ? OFFSET ?")
             .bind(page.limit)
             .bind(page.offset)
@@ -619,7 +749,12 @@ impl Store for SqliteStore {
             let grants = self.grants_of(r.get("id")).await?;
             items.push(user_row(r, grants)?);
         }
-        Ok(Page { items, total, limit: page.limit, offset: page.offset })
+        Ok(Page {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        })
     }
 
     async fn users_with_role(&self, role: Role, country: &CountryCode) -> Result<Vec<User>> {
@@ -642,7 +777,13 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool, audit: &AuditContext) -> Result<()> {
+    async fn set_totp(
+        &self,
+        user: Uuid,
+        secret: Option<&str>,
+        enabled: bool,
+        audit: &AuditContext,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE users SET totp_secret = ?, totp_enabled = ?, totp_last_step = NULL WHERE id = ?")
             .bind(secret)
@@ -655,7 +796,14 @@ impl Store for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
-        audit_tx(&mut tx, audit, "user.totp", &format!("user:{user}"), json!({"enabled": enabled, "secret_set": secret.is_some()})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "user.totp",
+            &format!("user:{user}"),
+            json!({"enabled": enabled, "secret_set": secret.is_some()}),
+        )
+        .await?;
         tx.commit().await.map_err(be)
     }
 
@@ -685,8 +833,19 @@ impl Store for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user.to_string()).execute(&mut *tx).await.map_err(be)?;
-        audit_tx(&mut tx, audit, "user.password", &format!("user:{user}"), json!({})).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "user.password",
+            &format!("user:{user}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(be)
     }
 
@@ -700,7 +859,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
-        audit_tx(&mut tx, audit, "user.grant", &format!("user:{user}"), json!({"role": g.role, "scope": g.scope.to_text(), "agency": g.agency})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "user.grant",
+            &format!("user:{user}"),
+            json!({"role": g.role, "scope": g.scope.to_text(), "agency": g.agency}),
+        )
+        .await?;
         tx.commit().await.map_err(be)
     }
 
@@ -719,7 +885,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn get_session(&self, digest: &str, now: DateTime<Utc>) -> Result<Option<(Session, User)>> {
+    async fn get_session(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>> {
         let row = sqlx::query("SELECT * FROM sessions WHERE digest = ? AND expires_at > ?")
             .bind(digest)
             .bind(ts(&now))
@@ -730,7 +900,11 @@ impl Store for SqliteStore {
         let session = Session {
             digest: r.get("digest"),
             user_id: uuid(r.get("user_id"))?,
-            kind: if r.get::<&str, _>("kind") == "api" { SessionKind::Api } else { SessionKind::Web },
+            kind: if r.get::<&str, _>("kind") == "api" {
+                SessionKind::Api
+            } else {
+                SessionKind::Web
+            },
             two_factor: r.get::<i64, _>("two_factor") != 0,
             created_at: parse_ts(r.get("created_at"))?,
             expires_at: parse_ts(r.get("expires_at"))?,
@@ -743,12 +917,20 @@ impl Store for SqliteStore {
     }
 
     async fn mark_session_two_factor(&self, digest: &str) -> Result<()> {
-        sqlx::query("UPDATE sessions SET two_factor = 1 WHERE digest = ?").bind(digest).execute(&self.writer).await.map_err(be)?;
+        sqlx::query("UPDATE sessions SET two_factor = 1 WHERE digest = ?")
+            .bind(digest)
+            .execute(&self.writer)
+            .await
+            .map_err(be)?;
         Ok(())
     }
 
     async fn delete_session(&self, digest: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE digest = ?").bind(digest).execute(&self.writer).await.map_err(be)?;
+        sqlx::query("DELETE FROM sessions WHERE digest = ?")
+            .bind(digest)
+            .execute(&self.writer)
+            .await
+            .map_err(be)?;
         Ok(())
     }
 
@@ -768,7 +950,14 @@ impl Store for SqliteStore {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("measure code {} already exists", m.code)),
                 o => o,
             })?;
-        audit_tx(&mut tx, audit, "measure.create", &format!("measure:{id}"), json!({"code": m.code, "title": m.title})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "measure.create",
+            &format!("measure:{id}"),
+            json!({"code": m.code, "title": m.title}),
+        )
+        .await?;
         tx.commit().await.map_err(be)?;
         Ok(Measure {
             id,
@@ -790,7 +979,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn create_assessment(&self, a: &NewAssessment, audit: &AuditContext) -> Result<Assessment> {
+    async fn create_assessment(
+        &self,
+        a: &NewAssessment,
+        audit: &AuditContext,
+    ) -> Result<Assessment> {
         let id = Uuid::now_v7();
         let now = audit.at;
         let mut tx = self.begin().await?;
@@ -822,7 +1015,19 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(be)?;
-        insert_event(&mut tx, id, 1, "submit", a.author, None, AssessmentStatus::Submitted, "", &[], &now).await?;
+        insert_event(
+            &mut tx,
+            id,
+            1,
+            "submit",
+            a.author,
+            None,
+            AssessmentStatus::Submitted,
+            "",
+            &[],
+            &now,
+        )
+        .await?;
         audit_tx(
             &mut tx,
             audit,
@@ -832,7 +1037,11 @@ impl Store for SqliteStore {
         )
         .await?;
         tx.commit().await.map_err(be)?;
-        Ok(self.get_assessment(id).await?.expect("just written").assessment)
+        Ok(self
+            .get_assessment(id)
+            .await?
+            .expect("just written")
+            .assessment)
     }
 
     async fn get_assessment(&self, id: Uuid) -> Result<Option<AssessmentDetail>> {
@@ -891,15 +1100,40 @@ impl Store for SqliteStore {
             "SELECT COUNT(*) FROM assessments a JOIN areas ar ON ar.code = a.area_code JOIN users u ON u.id = a.author_id",
         );
         filters(&mut count, q);
-        let total: i64 = count.build().fetch_one(&self.reader).await.map_err(be)?.get(0);
+        let total: i64 = count
+            .build()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
         let mut b = QueryBuilder::<Sqlite>::new(ASSESSMENT_SELECT);
         filters(&mut b, q);
-        b.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ").push_bind(q.page.limit).push(" OFFSET ").push_bind(q.page.offset);
-        let items = b.build().fetch_all(&self.reader).await.map_err(be)?.iter().map(assessment_row).collect::<Result<_>>()?;
-        Ok(Page { items, total, limit: q.page.limit, offset: q.page.offset })
+        b.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
+            .push_bind(q.page.limit)
+            .push(" OFFSET ")
+            .push_bind(q.page.offset);
+        let items = b
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(be)?
+            .iter()
+            .map(assessment_row)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: q.page.limit,
+            offset: q.page.offset,
+        })
     }
 
-    async fn apply_assessment_action(&self, t: &AssessmentTransition, expected: AssessmentStatus, audit: &AuditContext) -> Result<Assessment> {
+    async fn apply_assessment_action(
+        &self,
+        t: &AssessmentTransition,
+        expected: AssessmentStatus,
+        audit: &AuditContext,
+    ) -> Result<Assessment> {
         let now = audit.at;
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -919,17 +1153,21 @@ impl Store for SqliteStore {
                 current.as_str()
             )));
         }
-        let n = sqlx::query("UPDATE assessments SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
-            .bind(t.to.as_str())
-            .bind(ts(&now))
-            .bind(t.id.to_string())
-            .bind(expected.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE assessments SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(t.to.as_str())
+        .bind(ts(&now))
+        .bind(t.id.to_string())
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
         if n != 1 {
-            return Err(StoreError::Conflict("the assessment changed meanwhile; nothing was changed".into()));
+            return Err(StoreError::Conflict(
+                "the assessment changed meanwhile; nothing was changed".into(),
+            ));
         }
         if let Some(r) = &t.revision {
             check_measures(&mut tx, &r.measures).await?;
@@ -948,13 +1186,27 @@ impl Store for SqliteStore {
             .await
             .map_err(be)?;
         }
-        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM assessment_events WHERE assessment_id = ?")
-            .bind(t.id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(be)?
-            .get(0);
-        insert_event(&mut tx, t.id, seq, t.action.as_str(), t.actor, Some(expected), t.to, &t.reason, &t.smt_consulted, &now).await?;
+        let seq: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM assessment_events WHERE assessment_id = ?",
+        )
+        .bind(t.id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(be)?
+        .get(0);
+        insert_event(
+            &mut tx,
+            t.id,
+            seq,
+            t.action.as_str(),
+            t.actor,
+            Some(expected),
+            t.to,
+            &t.reason,
+            &t.smt_consulted,
+            &now,
+        )
+        .await?;
 
         let area_code: String = row.get("area_code");
         let mut detail = json!({"from": expected.as_str(), "to": t.to.as_str(), "reason": t.reason, "area": area_code});
@@ -963,14 +1215,16 @@ impl Store for SqliteStore {
             let old_level: Option<i64> = row.get("current_level");
             let country: String = row.get("country");
             let area_name: String = row.get("area_name");
-            sqlx::query("UPDATE areas SET level = ?, level_since = ?, level_assessment = ? WHERE code = ?")
-                .bind(new_level)
-                .bind(ts(&now))
-                .bind(t.id.to_string())
-                .bind(&area_code)
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?;
+            sqlx::query(
+                "UPDATE areas SET level = ?, level_since = ?, level_assessment = ? WHERE code = ?",
+            )
+            .bind(new_level)
+            .bind(ts(&now))
+            .bind(t.id.to_string())
+            .bind(&area_code)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
             sqlx::query(
                 "INSERT INTO level_changes (id, area_code, old_level, new_level, assessment_id, approved_by, reason, at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -987,19 +1241,44 @@ impl Store for SqliteStore {
             .await
             .map_err(be)?;
             let measures: Vec<Uuid> = json_of(row.get::<&str, _>("measures"))?;
-            upsert_advisory_area_tx(&mut tx, &area_code, row.get("advisory_text"), row.get("mitigation_text"), &measures, &now).await?;
+            upsert_advisory_area_tx(
+                &mut tx,
+                &area_code,
+                row.get("advisory_text"),
+                row.get("mitigation_text"),
+                &measures,
+                &now,
+            )
+            .await?;
             let summary = format!(
                 "{area_name}: security level {}, previously {}",
                 level_phrase(Some(new_level)),
                 level_phrase(old_level)
             );
-            let version = advisory_change_tx(&mut tx, &country, &area_code, "level", old_level, Some(new_level), &summary, &now).await?;
+            let version = advisory_change_tx(
+                &mut tx,
+                &country,
+                &area_code,
+                "level",
+                old_level,
+                Some(new_level),
+                &summary,
+                &now,
+            )
+            .await?;
             detail["old_level"] = json!(old_level);
             detail["new_level"] = json!(new_level);
             detail["advisory_version"] = json!(version);
             detail["smt_consulted"] = json!(t.smt_consulted);
         }
-        audit_tx(&mut tx, audit, &format!("assessment.{}", t.action.as_str()), &format!("assessment:{}", t.id), detail).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            &format!("assessment.{}", t.action.as_str()),
+            &format!("assessment:{}", t.id),
+            detail,
+        )
+        .await?;
         tx.commit().await.map_err(be)?;
         Ok(self.get_assessment(t.id).await?.expect("exists").assessment)
     }
@@ -1031,17 +1310,27 @@ impl Store for SqliteStore {
     }
 
     async fn get_advisory(&self, cc: &CountryCode) -> Result<Option<Advisory>> {
-        let Some(country) = self.get_country(cc).await? else { return Ok(None) };
+        let Some(country) = self.get_country(cc).await? else {
+            return Ok(None);
+        };
         let head = sqlx::query("SELECT version, updated_at FROM advisories WHERE country = ?")
             .bind(cc.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(be)?;
         let (version, updated_at) = match head {
-            Some(r) => (r.get::<i64, _>("version"), Some(parse_ts(r.get("updated_at"))?)),
+            Some(r) => (
+                r.get::<i64, _>("version"),
+                Some(parse_ts(r.get("updated_at"))?),
+            ),
             None => (0, None),
         };
-        let measures: BTreeMap<Uuid, Measure> = self.list_measures().await?.into_iter().map(|m| (m.id, m)).collect();
+        let measures: BTreeMap<Uuid, Measure> = self
+            .list_measures()
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
         let rows = sqlx::query(&format!(
             "SELECT {}, v.text AS adv_text, v.mitigation_text AS adv_mitigation, v.measures AS adv_measures, \
              v.updated_at AS adv_updated FROM areas a LEFT JOIN advisory_areas v ON v.area_code = a.code \
@@ -1061,15 +1350,29 @@ impl Store for SqliteStore {
             areas.push(AdvisoryArea {
                 area: area_row(r)?,
                 text: r.get::<Option<String>, _>("adv_text").unwrap_or_default(),
-                mitigation_text: r.get::<Option<String>, _>("adv_mitigation").unwrap_or_default(),
-                measures: ids.iter().filter_map(|i| measures.get(i).cloned()).collect(),
+                mitigation_text: r
+                    .get::<Option<String>, _>("adv_mitigation")
+                    .unwrap_or_default(),
+                measures: ids
+                    .iter()
+                    .filter_map(|i| measures.get(i).cloned())
+                    .collect(),
                 updated_at: opt_ts(r.get("adv_updated"))?,
             });
         }
-        Ok(Some(Advisory { country, version, updated_at, areas }))
+        Ok(Some(Advisory {
+            country,
+            version,
+            updated_at,
+            areas,
+        }))
     }
 
-    async fn update_advisory_area(&self, u: &AdvisoryAreaUpdate, audit: &AuditContext) -> Result<()> {
+    async fn update_advisory_area(
+        &self,
+        u: &AdvisoryAreaUpdate,
+        audit: &AuditContext,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT country, name, level FROM areas WHERE code = ?")
             .bind(u.area.as_str())
@@ -1078,7 +1381,15 @@ impl Store for SqliteStore {
             .map_err(be)?
             .ok_or_else(|| StoreError::NotFound(format!("area {}", u.area)))?;
         check_measures(&mut tx, &u.measures).await?;
-        upsert_advisory_area_tx(&mut tx, u.area.as_str(), &u.text, &u.mitigation_text, &u.measures, &audit.at).await?;
+        upsert_advisory_area_tx(
+            &mut tx,
+            u.area.as_str(),
+            &u.text,
+            &u.mitigation_text,
+            &u.measures,
+            &audit.at,
+        )
+        .await?;
         let name: String = row.get("name");
         let lvl: Option<i64> = row.get("level");
         let version = advisory_change_tx(
@@ -1092,27 +1403,49 @@ impl Store for SqliteStore {
             &audit.at,
         )
         .await?;
-        audit_tx(&mut tx, audit, "advisory.update", &format!("area:{}", u.area), json!({"version": version})).await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "advisory.update",
+            &format!("area:{}", u.area),
+            json!({"version": version}),
+        )
+        .await?;
         tx.commit().await.map_err(be)
     }
 
-    async fn advisory_changes(&self, cc: Option<&CountryCode>, limit: i64) -> Result<Vec<AdvisoryChange>> {
+    async fn advisory_changes(
+        &self,
+        cc: Option<&CountryCode>,
+        limit: i64,
+    ) -> Result<Vec<AdvisoryChange>> {
         let sql = "SELECT c.*, a.name AS area_name FROM advisory_changes c JOIN areas a ON a.code = c.area_code";
         let rows = match cc {
-            Some(cc) => sqlx::query(&format!("{sql} WHERE c.country = ? ORDER BY c.at DESC, c.id DESC LIMIT ?"))
+            Some(cc) => {
+                sqlx::query(&format!(
+                    "{sql} WHERE c.country = ? ORDER BY c.at DESC, c.id DESC LIMIT ?"
+                ))
                 .bind(cc.as_str())
                 .bind(limit)
                 .fetch_all(&self.reader)
-                .await,
-            None => sqlx::query(&format!("{sql} ORDER BY c.at DESC, c.id DESC LIMIT ?")).bind(limit).fetch_all(&self.reader).await,
+                .await
+            }
+            None => {
+                sqlx::query(&format!("{sql} ORDER BY c.at DESC, c.id DESC LIMIT ?"))
+                    .bind(limit)
+                    .fetch_all(&self.reader)
+                    .await
+            }
         }
         .map_err(be)?;
         rows.iter()
             .map(|r| {
                 Ok(AdvisoryChange {
                     id: uuid(r.get("id"))?,
-                    country: CountryCode::parse(r.get("country")).map_err(|e| StoreError::Backend(e.to_string()))?,
-                    area: AreaCode::parse(r.get("area_code")).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    country: CountryCode::parse(r.get("country"))
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
+                    area: AreaCode::parse(r.get("area_code"))
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
                     area_name: r.get("area_name"),
                     version: r.get("version"),
                     kind: r.get("kind"),
@@ -1125,7 +1458,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn append_audit(&self, audit: &AuditContext, action: &str, target: &str, detail: serde_json::Value) -> Result<()> {
+    async fn append_audit(
+        &self,
+        audit: &AuditContext,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         audit_tx(&mut tx, audit, action, target, detail).await?;
         tx.commit().await.map_err(be)
@@ -1135,7 +1474,10 @@ impl Store for SqliteStore {
         fn filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a AuditQuery) {
             b.push(" WHERE 1=1");
             if let Some(p) = &q.action_prefix {
-                b.push(" AND substr(action, 1, ").push_bind(p.len() as i64).push(") = ").push_bind(p.as_str());
+                b.push(" AND substr(action, 1, ")
+                    .push_bind(p.len() as i64)
+                    .push(") = ")
+                    .push_bind(p.as_str());
             }
             if let Some(t) = &q.target {
                 b.push(" AND target = ").push_bind(t.as_str());
@@ -1146,12 +1488,32 @@ impl Store for SqliteStore {
         }
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_log");
         filters(&mut count, q);
-        let total: i64 = count.build().fetch_one(&self.reader).await.map_err(be)?.get(0);
+        let total: i64 = count
+            .build()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
         let mut b = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_log");
         filters(&mut b, q);
-        b.push(" ORDER BY seq DESC LIMIT ").push_bind(q.page.limit).push(" OFFSET ").push_bind(q.page.offset);
-        let items = b.build().fetch_all(&self.reader).await.map_err(be)?.iter().map(audit_row).collect::<Result<_>>()?;
-        Ok(Page { items, total, limit: q.page.limit, offset: q.page.offset })
+        b.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(q.page.limit)
+            .push(" OFFSET ")
+            .push_bind(q.page.offset);
+        let items = b
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(be)?
+            .iter()
+            .map(audit_row)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: q.page.limit,
+            offset: q.page.offset,
+        })
     }
 
     async fn verify_audit_chain(&self) -> Result<AuditVerification> {
@@ -1172,13 +1534,19 @@ impl Store for SqliteStore {
                 let e = audit_row(r)?;
                 entries += 1;
                 after = e.seq;
-                if first_broken.is_none() && (e.prev_hash != prev || e.expected_hash() != e.hash || e.seq != entries) {
+                if first_broken.is_none()
+                    && (e.prev_hash != prev || e.expected_hash() != e.hash || e.seq != entries)
+                {
                     first_broken = Some(e.seq);
                 }
                 prev = e.hash;
             }
         }
-        Ok(AuditVerification { entries, first_broken, head: prev })
+        Ok(AuditVerification {
+            entries,
+            first_broken,
+            head: prev,
+        })
     }
 }
 
@@ -1200,7 +1568,11 @@ fn audit_row(r: &SqliteRow) -> Result<AuditEntry> {
     Ok(AuditEntry {
         seq: r.get("seq"),
         at: parse_ts(r.get("at"))?,
-        actor: r.get::<Option<String>, _>("actor_id").as_deref().map(uuid).transpose()?,
+        actor: r
+            .get::<Option<String>, _>("actor_id")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
         actor_name: r.get("actor_name"),
         ip: r.get("ip"),
         action: r.get("action"),

@@ -58,18 +58,37 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user_by_username(&self, username: &str) -> Result<Option<User>>;
     async fn list_users(&self, page: &PageRequest) -> Result<Page<User>>;
     /// Users holding `role` whose scope covers the country.
-    async fn users_with_role(&self, role: warden_domain::Role, country: &CountryCode) -> Result<Vec<User>>;
-    async fn set_totp(&self, user: Uuid, secret_base32: Option<&str>, enabled: bool, audit: &AuditContext) -> Result<()>;
+    async fn users_with_role(
+        &self,
+        role: warden_domain::Role,
+        country: &CountryCode,
+    ) -> Result<Vec<User>>;
+    async fn set_totp(
+        &self,
+        user: Uuid,
+        secret_base32: Option<&str>,
+        enabled: bool,
+        audit: &AuditContext,
+    ) -> Result<()>;
     /// Records that a TOTP time step was used. Returns false (and changes
     /// nothing) when a step at or after it was already used: a replay.
     async fn advance_totp_step(&self, user: Uuid, step: i64) -> Result<bool>;
-    async fn set_password(&self, user: Uuid, password_hash: &str, audit: &AuditContext) -> Result<()>;
+    async fn set_password(
+        &self,
+        user: Uuid,
+        password_hash: &str,
+        audit: &AuditContext,
+    ) -> Result<()>;
     async fn add_grant(&self, user: Uuid, grant: &RoleGrant, audit: &AuditContext) -> Result<()>;
 
     // ---- sessions and API tokens ----
     async fn create_session(&self, s: &Session) -> Result<()>;
     /// The live (unexpired) session with this token digest, and its user.
-    async fn get_session(&self, digest: &str, now: DateTime<Utc>) -> Result<Option<(Session, User)>>;
+    async fn get_session(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>>;
     async fn mark_session_two_factor(&self, digest: &str) -> Result<()>;
     async fn delete_session(&self, digest: &str) -> Result<()>;
 
@@ -78,23 +97,46 @@ pub trait Store: Send + Sync + 'static {
     async fn list_measures(&self) -> Result<Vec<Measure>>;
 
     // ---- assessments ----
-    async fn create_assessment(&self, a: &NewAssessment, audit: &AuditContext) -> Result<Assessment>;
+    async fn create_assessment(
+        &self,
+        a: &NewAssessment,
+        audit: &AuditContext,
+    ) -> Result<Assessment>;
     async fn get_assessment(&self, id: Uuid) -> Result<Option<AssessmentDetail>>;
     async fn list_assessments(&self, q: &AssessmentQuery) -> Result<Page<Assessment>>;
     /// Moves an assessment from `expected` to `t.to` (fails with Conflict if
     /// somebody else moved it first). An approval also sets the area's level,
     /// records the level change, and updates the country's travel advisory,
     /// all in the same transaction.
-    async fn apply_assessment_action(&self, t: &AssessmentTransition, expected: AssessmentStatus, audit: &AuditContext) -> Result<Assessment>;
+    async fn apply_assessment_action(
+        &self,
+        t: &AssessmentTransition,
+        expected: AssessmentStatus,
+        audit: &AuditContext,
+    ) -> Result<Assessment>;
     async fn level_history(&self, area: &AreaCode) -> Result<Vec<LevelChange>>;
 
     // ---- travel advisories ----
     async fn get_advisory(&self, cc: &CountryCode) -> Result<Option<Advisory>>;
-    async fn update_advisory_area(&self, u: &AdvisoryAreaUpdate, audit: &AuditContext) -> Result<()>;
-    async fn advisory_changes(&self, cc: Option<&CountryCode>, limit: i64) -> Result<Vec<AdvisoryChange>>;
+    async fn update_advisory_area(
+        &self,
+        u: &AdvisoryAreaUpdate,
+        audit: &AuditContext,
+    ) -> Result<()>;
+    async fn advisory_changes(
+        &self,
+        cc: Option<&CountryCode>,
+        limit: i64,
+    ) -> Result<Vec<AdvisoryChange>>;
 
     // ---- audit ----
-    async fn append_audit(&self, audit: &AuditContext, action: &str, target: &str, detail: serde_json::Value) -> Result<()>;
+    async fn append_audit(
+        &self,
+        audit: &AuditContext,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<()>;
     async fn list_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>>;
     /// Re-computes the hash chain over the whole log.
     async fn verify_audit_chain(&self) -> Result<AuditVerification>;

@@ -4,7 +4,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
-use warden_domain::{AreaCode, AssessmentAction, AssessmentStatus, CountryCode, RoleGrant, SecurityLevel};
+use warden_domain::{
+    AreaCode, AssessmentAction, AssessmentStatus, CountryCode, RoleGrant, SecurityLevel,
+};
 
 /// Timestamps are kept to the microsecond, the precision both databases store.
 pub fn now_micros() -> DateTime<Utc> {
@@ -111,7 +113,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { limit: 100, offset: 0 }
+        PageRequest {
+            limit: 100,
+            offset: 0,
+        }
     }
 }
 
@@ -367,7 +372,12 @@ pub struct AuditContext {
 
 impl AuditContext {
     pub fn system(name: &str) -> AuditContext {
-        AuditContext { actor: None, actor_name: name.to_string(), ip: None, at: now_micros() }
+        AuditContext {
+            actor: None,
+            actor_name: name.to_string(),
+            ip: None,
+            at: now_micros(),
+        }
     }
 }
 

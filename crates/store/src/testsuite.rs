@@ -42,7 +42,10 @@ fn country(cc: &str, name: &str) -> Country {
 }
 
 fn ratings(n: i64) -> BTreeMap<String, i64> {
-    warden_domain::ThreatCategory::ALL.iter().map(|c| (c.as_str().to_string(), n)).collect()
+    warden_domain::ThreatCategory::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), n))
+        .collect()
 }
 
 fn sys() -> AuditContext {
@@ -50,9 +53,18 @@ fn sys() -> AuditContext {
 }
 
 async fn seed_geo(s: &dyn Store) {
-    s.upsert_countries(&[country("AF", "Afghanistan"), country("ML", "Mali")]).await.unwrap();
+    s.upsert_countries(&[country("AF", "Afghanistan"), country("ML", "Mali")])
+        .await
+        .unwrap();
     let n = s
-        .upsert_areas(&[area("AF-KAB", "Kabul"), area("AF-HER", "Herat"), area("ML-BKO", "Bamako")], &sys())
+        .upsert_areas(
+            &[
+                area("AF-KAB", "Kabul"),
+                area("AF-HER", "Herat"),
+                area("ML-BKO", "Bamako"),
+            ],
+            &sys(),
+        )
         .await
         .unwrap();
     assert_eq!(n, 3);
@@ -68,7 +80,11 @@ async fn user(s: &dyn Store, name: &str, grants: Vec<(Role, &str)>) -> User {
             password_hash: "$argon2id$fake".into(),
             grants: grants
                 .into_iter()
-                .map(|(role, sc)| RoleGrant { role, scope: Scope::parse(sc).unwrap(), agency: None })
+                .map(|(role, sc)| RoleGrant {
+                    role,
+                    scope: Scope::parse(sc).unwrap(),
+                    agency: None,
+                })
                 .collect(),
             locale: "en".into(),
         },
@@ -105,26 +121,52 @@ pub async fn migrations_are_idempotent(s: &dyn Store) {
 pub async fn geography(s: &dyn Store) {
     seed_geo(s).await;
     assert_eq!(s.area_count().await.unwrap(), 3);
-    let kab = s.get_area(&AreaCode::parse("AF-KAB").unwrap()).await.unwrap().unwrap();
+    let kab = s
+        .get_area(&AreaCode::parse("AF-KAB").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kab.name, "Kabul");
     assert_eq!(kab.names["fr"], "Kabul (fr)");
     assert_eq!(kab.level, None);
-    assert!(s.get_area(&AreaCode::parse("AF-XXX").unwrap()).await.unwrap().is_none());
+    assert!(s
+        .get_area(&AreaCode::parse("AF-XXX").unwrap())
+        .await
+        .unwrap()
+        .is_none());
 
     let af = CountryCode::parse("AF").unwrap();
     let page = s
-        .list_areas(&AreaQuery { country: Some(af.clone()), ..Default::default() })
+        .list_areas(&AreaQuery {
+            country: Some(af.clone()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.total, 2);
-    assert_eq!(page.items.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["AF-HER", "AF-KAB"]);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|a| a.code.as_str())
+            .collect::<Vec<_>>(),
+        ["AF-HER", "AF-KAB"]
+    );
     let page = s
-        .list_areas(&AreaQuery { search: Some("kab".into()), ..Default::default() })
+        .list_areas(&AreaQuery {
+            search: Some("kab".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.total, 1);
     let page = s
-        .list_areas(&AreaQuery { page: PageRequest { limit: 1, offset: 1 }, ..Default::default() })
+        .list_areas(&AreaQuery {
+            page: PageRequest {
+                limit: 1,
+                offset: 1,
+            },
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!((page.total, page.items.len()), (3, 1));
@@ -139,28 +181,62 @@ pub async fn geography(s: &dyn Store) {
     assert_eq!(countries.len(), 2);
     let afs = countries.iter().find(|c| c.country.alpha2 == af).unwrap();
     assert_eq!(afs.areas, 2);
-    assert_eq!(s.get_country(&af).await.unwrap().unwrap().name, "Afghanistan");
+    assert_eq!(
+        s.get_country(&af).await.unwrap().unwrap().name,
+        "Afghanistan"
+    );
 
     // Re-importing replaces names and geometry, never duplicates.
     let mut again = area("AF-KAB", "Kabul City");
     again.geometry = square(69.1, 34.1, 0.5);
     s.upsert_areas(&[again], &sys()).await.unwrap();
     assert_eq!(s.area_count().await.unwrap(), 3);
-    let kab = s.get_area(&AreaCode::parse("AF-KAB").unwrap()).await.unwrap().unwrap();
+    let kab = s
+        .get_area(&AreaCode::parse("AF-KAB").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kab.name, "Kabul City");
 }
 
 pub async fn users_and_roles(s: &dyn Store) {
     seed_geo(s).await;
-    let ag = s.create_agency(&NewAgency { code: "UNDP".into(), name: "UN Development Programme".into() }, &sys()).await.unwrap();
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "UNDP".into(),
+                name: "UN Development Programme".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
     assert!(matches!(
-        s.create_agency(&NewAgency { code: "UNDP".into(), name: "dup".into() }, &sys()).await,
+        s.create_agency(
+            &NewAgency {
+                code: "UNDP".into(),
+                name: "dup".into()
+            },
+            &sys()
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(s.get_agency_by_code("UNDP").await.unwrap().unwrap().id, ag.id);
+    assert_eq!(
+        s.get_agency_by_code("UNDP").await.unwrap().unwrap().id,
+        ag.id
+    );
     assert_eq!(s.list_agencies().await.unwrap().len(), 1);
 
-    let u = user(s, "do.kabul", vec![(Role::DesignatedOfficial, "AF"), (Role::SmtMember, "AF-KAB")]).await;
+    let u = user(
+        s,
+        "do.kabul",
+        vec![
+            (Role::DesignatedOfficial, "AF"),
+            (Role::SmtMember, "AF-KAB"),
+        ],
+    )
+    .await;
     assert_eq!(u.grants.len(), 2);
     let again = s.get_user_by_username("do.kabul").await.unwrap().unwrap();
     assert_eq!(again.id, u.id);
@@ -187,21 +263,47 @@ pub async fn users_and_roles(s: &dyn Store) {
     let ml = CountryCode::parse("ML").unwrap();
     let _g = user(s, "smt.global", vec![(Role::SmtMember, "global")]).await;
     let smt = s.users_with_role(Role::SmtMember, &af).await.unwrap();
-    assert_eq!(smt.len(), 2, "area-scoped and global SMT members both count for the country");
-    assert_eq!(s.users_with_role(Role::SmtMember, &ml).await.unwrap().len(), 1);
-    assert_eq!(s.users_with_role(Role::DesignatedOfficial, &ml).await.unwrap().len(), 0);
+    assert_eq!(
+        smt.len(),
+        2,
+        "area-scoped and global SMT members both count for the country"
+    );
+    assert_eq!(
+        s.users_with_role(Role::SmtMember, &ml).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.users_with_role(Role::DesignatedOfficial, &ml)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 
-    s.add_grant(u.id, &RoleGrant { role: Role::SecurityAdviser, scope: Scope::Global, agency: Some(ag.id) }, &sys())
-        .await
-        .unwrap();
+    s.add_grant(
+        u.id,
+        &RoleGrant {
+            role: Role::SecurityAdviser,
+            scope: Scope::Global,
+            agency: Some(ag.id),
+        },
+        &sys(),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.get_user(u.id).await.unwrap().unwrap().grants.len(), 3);
 
-    s.set_totp(u.id, Some("JBSWY3DPEHPK3PXP"), true, &sys()).await.unwrap();
+    s.set_totp(u.id, Some("JBSWY3DPEHPK3PXP"), true, &sys())
+        .await
+        .unwrap();
     let t = s.get_user(u.id).await.unwrap().unwrap();
     assert_eq!(t.totp_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
     assert!(t.totp_enabled);
     s.set_password(u.id, "newhash", &sys()).await.unwrap();
-    assert_eq!(s.get_user(u.id).await.unwrap().unwrap().password_hash, "newhash");
+    assert_eq!(
+        s.get_user(u.id).await.unwrap().unwrap().password_hash,
+        "newhash"
+    );
     let users = s.list_users(&PageRequest::default()).await.unwrap();
     assert_eq!(users.total, 2);
 }
@@ -209,8 +311,14 @@ pub async fn users_and_roles(s: &dyn Store) {
 pub async fn totp_replay(s: &dyn Store) {
     let u = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
     assert!(s.advance_totp_step(u.id, 100).await.unwrap());
-    assert!(!s.advance_totp_step(u.id, 100).await.unwrap(), "same step twice is a replay");
-    assert!(!s.advance_totp_step(u.id, 99).await.unwrap(), "an older step is a replay");
+    assert!(
+        !s.advance_totp_step(u.id, 100).await.unwrap(),
+        "same step twice is a replay"
+    );
+    assert!(
+        !s.advance_totp_step(u.id, 99).await.unwrap(),
+        "an older step is a replay"
+    );
     assert!(s.advance_totp_step(u.id, 101).await.unwrap());
 }
 
@@ -227,15 +335,29 @@ pub async fn sessions(s: &dyn Store) {
         ip: Some("127.0.0.1".into()),
     };
     s.create_session(&live).await.unwrap();
-    let expired = Session { digest: "d2".into(), expires_at: now - chrono::Duration::seconds(1), ..live.clone() };
+    let expired = Session {
+        digest: "d2".into(),
+        expires_at: now - chrono::Duration::seconds(1),
+        ..live.clone()
+    };
     s.create_session(&expired).await.unwrap();
     let (got, gu) = s.get_session("d1", now).await.unwrap().unwrap();
     assert_eq!(got, live);
     assert_eq!(gu.id, u.id);
-    assert!(s.get_session("d2", now).await.unwrap().is_none(), "expired sessions are not returned");
+    assert!(
+        s.get_session("d2", now).await.unwrap().is_none(),
+        "expired sessions are not returned"
+    );
     assert!(s.get_session("nope", now).await.unwrap().is_none());
     s.mark_session_two_factor("d1").await.unwrap();
-    assert!(s.get_session("d1", now).await.unwrap().unwrap().0.two_factor);
+    assert!(
+        s.get_session("d1", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .two_factor
+    );
     s.delete_session("d1").await.unwrap();
     assert!(s.get_session("d1", now).await.unwrap().is_none());
 }
@@ -271,8 +393,22 @@ async fn submit(s: &dyn Store, author: &User, code: &str, level: i64) -> Assessm
     .unwrap()
 }
 
-fn step(id: Uuid, action: AssessmentAction, to: AssessmentStatus, actor: &User, smt: Vec<Uuid>) -> AssessmentTransition {
-    AssessmentTransition { id, action, to, actor: actor.id, reason: "checked".into(), smt_consulted: smt, revision: None }
+fn step(
+    id: Uuid,
+    action: AssessmentAction,
+    to: AssessmentStatus,
+    actor: &User,
+    smt: Vec<Uuid>,
+) -> AssessmentTransition {
+    AssessmentTransition {
+        id,
+        action,
+        to,
+        actor: actor.id,
+        reason: "checked".into(),
+        smt_consulted: smt,
+        revision: None,
+    }
 }
 
 pub async fn assessment_workflow(s: &dyn Store) {
@@ -290,13 +426,26 @@ pub async fn assessment_workflow(s: &dyn Store) {
     assert_eq!(a.previous_level, None);
 
     let open = s
-        .list_assessments(&AssessmentQuery { statuses: vec![AssessmentStatus::Submitted], ..Default::default() })
+        .list_assessments(&AssessmentQuery {
+            statuses: vec![AssessmentStatus::Submitted],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(open.total, 1);
 
     let v = s
-        .apply_assessment_action(&step(a.id, AssessmentAction::Validate, AssessmentStatus::Validated, &desk, vec![]), AssessmentStatus::Submitted, &sys())
+        .apply_assessment_action(
+            &step(
+                a.id,
+                AssessmentAction::Validate,
+                AssessmentStatus::Validated,
+                &desk,
+                vec![],
+            ),
+            AssessmentStatus::Submitted,
+            &sys(),
+        )
         .await
         .unwrap();
     assert_eq!(v.status, AssessmentStatus::Validated);
@@ -307,7 +456,13 @@ pub async fn assessment_workflow(s: &dyn Store) {
 
     let ap = s
         .apply_assessment_action(
-            &step(a.id, AssessmentAction::Approve, AssessmentStatus::Approved, &dof, vec![smt.id]),
+            &step(
+                a.id,
+                AssessmentAction::Approve,
+                AssessmentStatus::Approved,
+                &dof,
+                vec![smt.id],
+            ),
             AssessmentStatus::Validated,
             &sys(),
         )
@@ -346,29 +501,78 @@ pub async fn assessment_workflow(s: &dyn Store) {
     // A second approved assessment lowers the level; history keeps both.
     let b = submit(s, &sa, "AF-KAB", 4).await;
     assert_eq!(b.previous_level.map(|l| l.get()), Some(5));
-    s.apply_assessment_action(&step(b.id, AssessmentAction::Validate, AssessmentStatus::Validated, &desk, vec![]), AssessmentStatus::Submitted, &sys())
-        .await
-        .unwrap();
-    s.apply_assessment_action(&step(b.id, AssessmentAction::Approve, AssessmentStatus::Approved, &dof, vec![smt.id]), AssessmentStatus::Validated, &sys())
-        .await
-        .unwrap();
+    s.apply_assessment_action(
+        &step(
+            b.id,
+            AssessmentAction::Validate,
+            AssessmentStatus::Validated,
+            &desk,
+            vec![],
+        ),
+        AssessmentStatus::Submitted,
+        &sys(),
+    )
+    .await
+    .unwrap();
+    s.apply_assessment_action(
+        &step(
+            b.id,
+            AssessmentAction::Approve,
+            AssessmentStatus::Approved,
+            &dof,
+            vec![smt.id],
+        ),
+        AssessmentStatus::Validated,
+        &sys(),
+    )
+    .await
+    .unwrap();
     let hist = s.level_history(&kab).await.unwrap();
     assert_eq!(hist.len(), 2);
-    assert_eq!((hist[0].old_level.map(|l| l.get()), hist[0].new_level.get()), (Some(5), 4), "newest first");
-    assert_eq!(s.get_advisory(&kab.country()).await.unwrap().unwrap().version, 2);
+    assert_eq!(
+        (hist[0].old_level.map(|l| l.get()), hist[0].new_level.get()),
+        (Some(5), 4),
+        "newest first"
+    );
+    assert_eq!(
+        s.get_advisory(&kab.country())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
     let summaries = s.list_countries().await.unwrap();
-    let afs = summaries.iter().find(|c| c.country.alpha2.as_str() == "AF").unwrap();
-    assert_eq!((afs.highest_level.map(|l| l.get()), afs.areas_with_level), (Some(4), 1));
+    let afs = summaries
+        .iter()
+        .find(|c| c.country.alpha2.as_str() == "AF")
+        .unwrap();
+    assert_eq!(
+        (afs.highest_level.map(|l| l.get()), afs.areas_with_level),
+        (Some(4), 1)
+    );
 
     // Every write left an audit entry and the chain verifies.
     let audit_after = s.list_audit(&AuditQuery::default()).await.unwrap();
-    assert!(audit_after.total >= audit_before + 6, "{} -> {}", audit_before, audit_after.total);
+    assert!(
+        audit_after.total >= audit_before + 6,
+        "{} -> {}",
+        audit_before,
+        audit_after.total
+    );
     let approvals = s
-        .list_audit(&AuditQuery { action_prefix: Some("assessment.approve".into()), ..Default::default() })
+        .list_audit(&AuditQuery {
+            action_prefix: Some("assessment.approve".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(approvals.total, 2);
-    assert_eq!(approvals.items[0].target, format!("assessment:{}", b.id), "newest first");
+    assert_eq!(
+        approvals.items[0].target,
+        format!("assessment:{}", b.id),
+        "newest first"
+    );
     let v = s.verify_audit_chain().await.unwrap();
     assert_eq!(v.first_broken, None);
     assert_eq!(v.entries, audit_after.total);
@@ -379,15 +583,30 @@ pub async fn concurrent_transitions_keep_the_first(s: &dyn Store) {
     let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
     let desk = user(s, "desk", vec![(Role::RegionalDesk, "AF")]).await;
     let a = submit(s, &sa, "AF-HER", 3).await;
-    let t1 = step(a.id, AssessmentAction::Validate, AssessmentStatus::Validated, &desk, vec![]);
-    let mut t2 = step(a.id, AssessmentAction::SendBack, AssessmentStatus::Returned, &desk, vec![]);
+    let t1 = step(
+        a.id,
+        AssessmentAction::Validate,
+        AssessmentStatus::Validated,
+        &desk,
+        vec![],
+    );
+    let mut t2 = step(
+        a.id,
+        AssessmentAction::SendBack,
+        AssessmentStatus::Returned,
+        &desk,
+        vec![],
+    );
     t2.reason = "second".into();
     let (c1, c2) = (sys(), sys());
     let (r1, r2) = tokio::join!(
         s.apply_assessment_action(&t1, AssessmentStatus::Submitted, &c1),
         s.apply_assessment_action(&t2, AssessmentStatus::Submitted, &c2)
     );
-    assert!(r1.is_ok() ^ r2.is_ok(), "exactly one of two racing decisions wins: {r1:?} {r2:?}");
+    assert!(
+        r1.is_ok() ^ r2.is_ok(),
+        "exactly one of two racing decisions wins: {r1:?} {r2:?}"
+    );
     let loser = if r1.is_err() { r1 } else { r2 };
     assert!(matches!(loser, Err(StoreError::Conflict(_))));
     let d = s.get_assessment(a.id).await.unwrap().unwrap();
@@ -432,10 +651,26 @@ pub async fn failed_writes_change_nothing(s: &dyn Store) {
         )
         .await;
     assert!(r.is_err());
-    assert_eq!(s.list_assessments(&AssessmentQuery::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.list_assessments(&AssessmentQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     // Transition of an unknown assessment.
     let r = s
-        .apply_assessment_action(&step(Uuid::now_v7(), AssessmentAction::Validate, AssessmentStatus::Validated, &sa, vec![]), AssessmentStatus::Submitted, &sys())
+        .apply_assessment_action(
+            &step(
+                Uuid::now_v7(),
+                AssessmentAction::Validate,
+                AssessmentStatus::Validated,
+                &sa,
+                vec![],
+            ),
+            AssessmentStatus::Submitted,
+            &sys(),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::NotFound(_))));
     // Area import with one bad code in the batch: nothing of it lands.
@@ -443,8 +678,15 @@ pub async fn failed_writes_change_nothing(s: &dyn Store) {
     bad.geometry = "not json".into();
     let r = s.upsert_areas(&[area("AF-NEW", "New"), bad], &sys()).await;
     assert!(matches!(r, Err(StoreError::Invalid { .. })), "{r:?}");
-    assert!(s.get_area(&AreaCode::parse("AF-NEW").unwrap()).await.unwrap().is_none());
-    assert_eq!(s.list_audit(&AuditQuery::default()).await.unwrap().total, before);
+    assert!(s
+        .get_area(&AreaCode::parse("AF-NEW").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.list_audit(&AuditQuery::default()).await.unwrap().total,
+        before
+    );
 }
 
 pub async fn advisory_edits(s: &dyn Store) {
@@ -454,7 +696,11 @@ pub async fn advisory_edits(s: &dyn Store) {
     let adv = s.get_advisory(&ml).await.unwrap().unwrap();
     assert_eq!(adv.version, 0);
     assert_eq!(adv.areas.len(), 1);
-    assert!(s.get_advisory(&CountryCode::parse("ZZ").unwrap()).await.unwrap().is_none());
+    assert!(s
+        .get_advisory(&CountryCode::parse("ZZ").unwrap())
+        .await
+        .unwrap()
+        .is_none());
     s.update_advisory_area(
         &AdvisoryAreaUpdate {
             area: AreaCode::parse("ML-BKO").unwrap(),
@@ -473,7 +719,12 @@ pub async fn advisory_edits(s: &dyn Store) {
     assert_eq!((ch.len(), ch[0].kind.as_str()), (1, "text"));
     let r = s
         .update_advisory_area(
-            &AdvisoryAreaUpdate { area: AreaCode::parse("ML-NOPE").unwrap(), text: "x".into(), mitigation_text: String::new(), measures: vec![] },
+            &AdvisoryAreaUpdate {
+                area: AreaCode::parse("ML-NOPE").unwrap(),
+                text: "x".into(),
+                mitigation_text: String::new(),
+                measures: vec![],
+            },
             &sys(),
         )
         .await;

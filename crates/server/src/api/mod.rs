@@ -1,0 +1,198 @@
+//! The JSON API under `/api/v1`, documented by the OpenAPI 3.1 document at
+//! `/api/openapi.json`.
+
+pub mod admin;
+pub mod advisories;
+pub mod areas;
+pub mod assessments;
+pub mod session;
+
+use crate::error::{ApiError, Code};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+
+/// A JSON request body. Wrong content type, unreadable JSON, a wrong type in a
+/// field, or a body over the size limit each give a problem document naming
+/// the field, before any handler runs.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !(mime == "application/json" || mime.ends_with("+json")) {
+            return Err(ApiError::new(
+                Code::UnsupportedMediaType,
+                format!(
+                    "send JSON with Content-Type: application/json (got {:?})",
+                    ct
+                ),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    Code::PayloadTooLarge,
+                    "the request body is larger than this service accepts",
+                )
+            } else {
+                ApiError::new(Code::MalformedBody, e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::new(
+                Code::MalformedBody,
+                format!("the body is not valid JSON: {inner}"),
+            )
+        } else if path == "." {
+            ApiError::invalid("body", inner.to_string())
+        } else {
+            ApiError::invalid(path, inner.to_string())
+        }
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Warden API",
+        description = "Security levels, travel advisories and assessments of the Security Level System. Errors are RFC 9457 problem documents (application/problem+json).",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        session::create_token, session::me,
+        areas::list_countries, areas::list_areas, areas::get_area, areas::area_history, areas::area_geometry,
+        areas::map_geojson, areas::lookup, areas::create_area, areas::import_areas,
+        advisories::get_advisory, advisories::get_advisory_cap, advisories::country_feed, advisories::global_feed,
+        advisories::update_advisory_area,
+        assessments::list, assessments::create, assessments::get_one, assessments::act,
+        admin::list_measures, admin::create_measure, admin::list_users, admin::create_user, admin::list_audit, admin::verify_audit,
+        crate::health,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "areas", description = "SLS areas and their security levels"),
+        (name = "advisories", description = "Travel advisories (JSON, CAP 1.2, Atom)"),
+        (name = "assessments", description = "Security threat assessments: submit, validate, approve"),
+        (name = "session", description = "Authentication"),
+        (name = "admin", description = "Users, measures catalogue, audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document as served.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("openapi serialises")
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/token", post(session::create_token))
+        .route("/me", get(session::me))
+        .route("/countries", get(areas::list_countries))
+        .route("/areas", get(areas::list_areas).post(areas::create_area))
+        .route("/areas/import", post(areas::import_areas))
+        .route("/areas/{code}", get(areas::get_area))
+        .route("/areas/{code}/history", get(areas::area_history))
+        .route("/areas/{code}/geometry", get(areas::area_geometry))
+        .route("/map/areas.geojson", get(areas::map_geojson))
+        .route("/lookup", get(areas::lookup))
+        .route("/advisories/feed.atom", get(advisories::global_feed))
+        .route("/advisories/{country}", get(advisories::get_advisory))
+        .route(
+            "/advisories/{country}/cap",
+            get(advisories::get_advisory_cap),
+        )
+        .route(
+            "/advisories/{country}/feed.atom",
+            get(advisories::country_feed),
+        )
+        .route(
+            "/advisories/{country}/areas/{code}",
+            put(advisories::update_advisory_area),
+        )
+        .route(
+            "/assessments",
+            get(assessments::list).post(assessments::create),
+        )
+        .route("/assessments/{id}", get(assessments::get_one))
+        .route("/assessments/{id}/actions", post(assessments::act))
+        .route(
+            "/measures",
+            get(admin::list_measures).post(admin::create_measure),
+        )
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route("/audit", get(admin::list_audit))
+        .route("/audit/verify", get(admin::verify_audit))
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
+}
+
+/// `limit`/`offset` query parameters.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct Paging {
+    /// At most this many items (1-1000, default 100).
+    pub limit: Option<i64>,
+    /// Skip this many items.
+    pub offset: Option<i64>,
+}
+
+impl Paging {
+    pub fn request(&self) -> warden_store::PageRequest {
+        warden_store::PageRequest::new(self.limit, self.offset)
+    }
+}
+
+/// A page of results.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T> PageOf<T> {
+    pub fn map<U>(p: warden_store::Page<U>, f: impl FnMut(U) -> T) -> PageOf<T> {
+        PageOf {
+            items: p.items.into_iter().map(f).collect(),
+            total: p.total,
+            limit: p.limit,
+            offset: p.offset,
+        }
+    }
+}

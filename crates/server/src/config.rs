@@ -1,0 +1,180 @@
+//! Configuration: defaults, then an optional TOML file, then `WARDEN_*`
+//! environment variables (e.g. `WARDEN_LISTEN`, `WARDEN_DATABASE_URL`).
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://FILE` (the embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Public URL of this service, used in links inside feeds and CAP alerts.
+    pub base_url: String,
+    /// Identifier of this system as a CAP sender (no spaces or commas).
+    pub cap_sender: String,
+    /// Whether levels and advisories can be read without signing in.
+    pub public_advisories: bool,
+    /// Lifetime of a web session, in hours.
+    pub session_hours: i64,
+    /// Lifetime of an API token, in hours.
+    pub api_token_hours: i64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed logins allowed per user and address within `login_window_minutes`.
+    pub login_max_failures: u32,
+    pub login_window_minutes: u64,
+    /// Mark cookies `Secure` (serve behind HTTPS).
+    pub secure_cookies: bool,
+    /// Log format: `pretty` or `json`.
+    pub log_format: String,
+    /// Show the cyber-threat section in advisories (2019 report ¶70: contested, off by default).
+    pub advisory_cyber_section: bool,
+    /// Default language of the interface (`en`, `fr`, `ar`).
+    pub default_locale: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            database_url: "sqlite://warden.db".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            cap_sender: "warden@localhost".into(),
+            public_advisories: true,
+            session_hours: 12,
+            api_token_hours: 24,
+            max_body_bytes: 8 * 1024 * 1024,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            secure_cookies: false,
+            log_format: "pretty".into(),
+            advisory_cyber_section: false,
+            default_locale: "en".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if given) and applies `WARDEN_*` variables from `env`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut value = toml::Value::try_from(Config::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let file_value: toml::Value =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            merge(&mut value, file_value);
+        }
+        let table = value.as_table_mut().expect("table");
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix("WARDEN_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let Some(slot) = table.get_mut(&key) else {
+                // Variables that are not configuration keys (e.g. WARDEN_TEST_*) are ignored.
+                continue;
+            };
+            *slot = match slot {
+                toml::Value::Boolean(_) => {
+                    toml::Value::Boolean(match v.to_ascii_lowercase().as_str() {
+                        "1" | "true" | "yes" | "on" => true,
+                        "0" | "false" | "no" | "off" => false,
+                        _ => anyhow::bail!(
+                            "WARDEN_{}: expected true or false, got {v:?}",
+                            key.to_uppercase()
+                        ),
+                    })
+                }
+                toml::Value::Integer(_) => toml::Value::Integer(v.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "WARDEN_{}: expected an integer, got {v:?}",
+                        key.to_uppercase()
+                    )
+                })?),
+                _ => toml::Value::String(v),
+            };
+        }
+        let cfg: Config = value
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            anyhow::bail!(
+                "database_url must start with sqlite: or postgres://, got {:?}",
+                self.database_url
+            );
+        }
+        if self.cap_sender.contains([' ', ',', '<', '&']) {
+            anyhow::bail!("cap_sender must not contain spaces, commas, '<' or '&'");
+        }
+        if !["pretty", "json"].contains(&self.log_format.as_str()) {
+            anyhow::bail!("log_format must be pretty or json");
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, as `warden config` prints it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("serialisable")
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers() {
+        let dir = std::env::temp_dir().join(format!("warden-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("w.toml");
+        std::fs::write(&f, "listen = \"0.0.0.0:9000\"\nsession_hours = 3\n").unwrap();
+        let env = vec![
+            ("WARDEN_SESSION_HOURS".to_string(), "5".to_string()),
+            ("WARDEN_PUBLIC_ADVISORIES".to_string(), "off".to_string()),
+            ("WARDEN_TEST_SOMETHING".to_string(), "x".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ];
+        let c = Config::load(Some(&f), env).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.session_hours, 5, "environment wins over file");
+        assert!(!c.public_advisories);
+        assert!(Config::load(None, vec![("WARDEN_SESSION_HOURS".into(), "many".into())]).is_err());
+        std::fs::write(&f, "no_such_key = 1\n").unwrap();
+        assert!(Config::load(Some(&f), vec![])
+            .unwrap_err()
+            .to_string()
+            .contains("no_such_key"));
+        assert!(c.to_toml().contains("session_hours = 5"));
+    }
+}

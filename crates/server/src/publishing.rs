@@ -1,0 +1,261 @@
+//! Travel advisories in the exchange formats: CAP 1.2 alerts (one per
+//! change, and one for the current state of a country) and Atom feeds.
+
+use crate::state::AppState;
+use chrono::{DateTime, FixedOffset, Utc};
+use warden_domain::SecurityLevel;
+use warden_publish::{
+    Alert, Area as CapArea, Category, Certainty, Entry, Feed, Info, MsgType, Reference,
+    ResponseType, Scope, Severity, Status, Urgency,
+};
+use warden_store::{Advisory, AdvisoryChange, Area};
+
+fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.fixed_offset()
+}
+
+pub fn severity(level: Option<SecurityLevel>) -> Severity {
+    match level.map(|l| l.get()) {
+        Some(1 | 2) => Severity::Minor,
+        Some(3 | 4) => Severity::Moderate,
+        Some(5) => Severity::Severe,
+        Some(_) => Severity::Extreme,
+        None => Severity::Unknown,
+    }
+}
+
+fn cap_area(state: &AppState, a: &Area) -> CapArea {
+    let polygons = state
+        .geo()
+        .detail
+        .get(&a.code)
+        .and_then(|g| crate::state::parse_geometry(g).ok())
+        .map(|mp| warden_geo::cap_polygons(&mp, 200))
+        .unwrap_or_default();
+    let mut geocodes = vec![("WARDEN-AREA".to_string(), a.code.to_string())];
+    if let Some(iso) = &a.iso_3166_2 {
+        geocodes.push(("ISO3166-2".to_string(), iso.clone()));
+    }
+    CapArea {
+        area_desc: format!("{}, {}", a.name, a.country),
+        polygons,
+        circles: vec![],
+        geocodes,
+        altitude: None,
+        ceiling: None,
+    }
+}
+
+fn scope(state: &AppState) -> (Scope, Option<String>) {
+    if state.config.public_advisories {
+        (Scope::Public, None)
+    } else {
+        (
+            Scope::Restricted,
+            Some("Personnel of participating agencies".to_string()),
+        )
+    }
+}
+
+fn info_for(
+    state: &AppState,
+    area: &Area,
+    headline: String,
+    description: String,
+    instruction: Option<String>,
+    effective: DateTime<Utc>,
+) -> Info {
+    Info {
+        language: "en".into(),
+        categories: vec![Category::Security],
+        event: "Security level".into(),
+        response_types: vec![ResponseType::Monitor],
+        urgency: Urgency::Expected,
+        severity: severity(area.level),
+        certainty: Certainty::Likely,
+        audience: None,
+        event_codes: vec![],
+        effective: Some(fixed(effective)),
+        onset: None,
+        expires: None,
+        sender_name: Some("Warden security level system".into()),
+        headline: Some(headline.chars().take(160).collect()),
+        description: Some(description),
+        instruction,
+        web: Some(format!("{}/areas/{}", state.config.base_url, area.code)),
+        contact: None,
+        parameters: vec![(
+            "securityLevel".into(),
+            area.level
+                .map(|l| l.get().to_string())
+                .unwrap_or_else(|| "none".into()),
+        )],
+        resources: vec![],
+        areas: vec![cap_area(state, area)],
+    }
+}
+
+fn alert_id(state: &AppState, cc: &str, version: i64) -> String {
+    format!(
+        "{}.advisory.{cc}.v{version}",
+        state.config.cap_sender.replace('@', ".")
+    )
+}
+
+/// The whole current advisory of a country as one CAP alert: one `<info>`
+/// per area that has a level.
+pub fn advisory_alert(state: &AppState, adv: &Advisory) -> Alert {
+    let cc = adv.country.alpha2.as_str();
+    let sent = adv.updated_at.unwrap_or_else(warden_store::now_micros);
+    let (scope, restriction) = scope(state);
+    let infos: Vec<Info> = adv
+        .areas
+        .iter()
+        .filter(|e| e.area.level.is_some())
+        .map(|e| {
+            let l = e.area.level.expect("filtered");
+            let mut instruction = e.mitigation_text.clone();
+            for m in &e.measures {
+                if !instruction.is_empty() {
+                    instruction.push('\n');
+                }
+                instruction.push_str(&format!("- {}: {}", m.title, m.description));
+            }
+            info_for(
+                state,
+                &e.area,
+                format!(
+                    "{} — {}: security level {} ({})",
+                    adv.country.name,
+                    e.area.name,
+                    l.get(),
+                    l.name()
+                ),
+                if e.text.is_empty() {
+                    format!(
+                        "Security level {} ({}) applies in {}.",
+                        l.get(),
+                        l.name(),
+                        e.area.name
+                    )
+                } else {
+                    e.text.clone()
+                },
+                (!instruction.is_empty()).then_some(instruction),
+                e.area.level_since.unwrap_or(sent),
+            )
+        })
+        .collect();
+    let references = if adv.version > 1 {
+        vec![Reference {
+            sender: state.config.cap_sender.clone(),
+            identifier: alert_id(state, cc, adv.version - 1),
+            sent: fixed(sent),
+        }]
+    } else {
+        vec![]
+    };
+    Alert {
+        identifier: alert_id(state, cc, adv.version),
+        sender: state.config.cap_sender.clone(),
+        sent: fixed(sent),
+        status: Status::Actual,
+        msg_type: if references.is_empty() {
+            MsgType::Alert
+        } else {
+            MsgType::Update
+        },
+        source: None,
+        scope,
+        restriction,
+        addresses: None,
+        codes: vec![],
+        note: if infos.is_empty() {
+            Some(format!(
+                "No security level has been approved yet for any area of {}.",
+                adv.country.name
+            ))
+        } else {
+            None
+        },
+        references,
+        incidents: None,
+        infos,
+    }
+}
+
+/// One change of an advisory as a CAP alert about the one area it concerns.
+pub fn change_alert(state: &AppState, ch: &AdvisoryChange, area: &Area, text: &str) -> Alert {
+    let (scope, restriction) = scope(state);
+    let cc = ch.country.as_str();
+    let references = if ch.version > 1 {
+        vec![Reference {
+            sender: state.config.cap_sender.clone(),
+            identifier: alert_id(state, cc, ch.version - 1),
+            sent: fixed(ch.at),
+        }]
+    } else {
+        vec![]
+    };
+    Alert {
+        identifier: alert_id(state, cc, ch.version),
+        sender: state.config.cap_sender.clone(),
+        sent: fixed(ch.at),
+        status: Status::Actual,
+        msg_type: if references.is_empty() {
+            MsgType::Alert
+        } else {
+            MsgType::Update
+        },
+        source: None,
+        scope,
+        restriction,
+        addresses: None,
+        codes: vec![],
+        note: None,
+        references,
+        incidents: None,
+        infos: vec![info_for(
+            state,
+            area,
+            ch.summary.clone(),
+            if text.is_empty() {
+                ch.summary.clone()
+            } else {
+                text.to_string()
+            },
+            None,
+            ch.at,
+        )],
+    }
+}
+
+pub fn feed(state: &AppState, title: String, self_path: &str, changes: &[AdvisoryChange]) -> Feed {
+    let base = &state.config.base_url;
+    Feed {
+        id: format!("{base}{self_path}"),
+        title,
+        updated: fixed(
+            changes
+                .first()
+                .map(|c| c.at)
+                .unwrap_or_else(warden_store::now_micros),
+        ),
+        self_link: format!("{base}{self_path}"),
+        alternate_link: Some(format!("{base}/")),
+        author: "Warden".into(),
+        entries: changes
+            .iter()
+            .map(|c| Entry {
+                id: format!("urn:uuid:{}", c.id),
+                title: c.summary.clone(),
+                updated: fixed(c.at),
+                published: Some(fixed(c.at)),
+                link: Some(format!("{base}/advisories/{}#{}", c.country, c.area)),
+                summary: Some(format!("{} (advisory version {})", c.summary, c.version)),
+                content_html: None,
+                categories: vec![c.kind.clone(), c.country.to_string()],
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,137 @@
+use crate::config::Config;
+use crate::metrics::Metrics;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use warden_auth::RateLimiter;
+use warden_domain::{AreaCode, CountryCode};
+use warden_geo::{AreaIndex, AreaShape};
+use warden_store::{AreaKind, PageRequest, Store};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub geo: Arc<RwLock<Arc<GeoCache>>>,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Area geometry prepared for lookups and maps, rebuilt when areas change.
+pub struct GeoCache {
+    pub index: AreaIndex,
+    /// Simplified GeoJSON geometry text per area, for the country map.
+    pub detail: HashMap<AreaCode, String>,
+    /// More strongly simplified geometry, for the world map.
+    pub coarse: HashMap<AreaCode, String>,
+}
+
+pub const DETAIL_TOLERANCE: f64 = 0.01;
+pub const COARSE_TOLERANCE: f64 = 0.08;
+
+impl GeoCache {
+    pub async fn load(store: &dyn Store) -> anyhow::Result<GeoCache> {
+        let rows = store.area_geometries(None).await?;
+        tokio::task::spawn_blocking(move || {
+            let mut shapes = Vec::with_capacity(rows.len());
+            let mut detail = HashMap::with_capacity(rows.len());
+            let mut coarse = HashMap::with_capacity(rows.len());
+            for r in rows {
+                let mp = crate::state::parse_geometry(&r.geometry).map_err(|e| {
+                    anyhow::anyhow!("stored geometry of {} is invalid: {e}", r.code)
+                })?;
+                detail.insert(
+                    r.code.clone(),
+                    warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(
+                        &mp,
+                        DETAIL_TOLERANCE,
+                    ))
+                    .to_string(),
+                );
+                coarse.insert(
+                    r.code.clone(),
+                    warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(
+                        &mp,
+                        COARSE_TOLERANCE,
+                    ))
+                    .to_string(),
+                );
+                shapes.push(AreaShape {
+                    code: r.code.to_string(),
+                    priority: if r.kind == AreaKind::Custom { 1 } else { 0 },
+                    geometry: mp,
+                });
+            }
+            Ok(GeoCache {
+                index: AreaIndex::new(shapes),
+                detail,
+                coarse,
+            })
+        })
+        .await?
+    }
+}
+
+impl AppState {
+    pub async fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<AppState> {
+        let geo = GeoCache::load(store.as_ref()).await?;
+        let limiter = RateLimiter::new(
+            config.login_max_failures as usize,
+            std::time::Duration::from_secs(config.login_window_minutes * 60),
+        );
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            geo: Arc::new(RwLock::new(Arc::new(geo))),
+            limiter: Arc::new(limiter),
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    pub fn geo(&self) -> Arc<GeoCache> {
+        self.geo.read().expect("geo lock").clone()
+    }
+
+    pub async fn reload_geo(&self) -> anyhow::Result<()> {
+        let g = GeoCache::load(self.store.as_ref()).await?;
+        *self.geo.write().expect("geo lock") = Arc::new(g);
+        Ok(())
+    }
+
+    /// All areas (of a country), every page.
+    pub async fn all_areas(
+        &self,
+        country: Option<&CountryCode>,
+    ) -> Result<Vec<warden_store::Area>, warden_store::StoreError> {
+        let mut out = vec![];
+        let mut offset = 0;
+        loop {
+            let page = self
+                .store
+                .list_areas(&warden_store::AreaQuery {
+                    country: country.cloned(),
+                    page: PageRequest {
+                        limit: PageRequest::MAX_LIMIT,
+                        offset,
+                    },
+                    ..Default::default()
+                })
+                .await?;
+            let n = page.items.len() as i64;
+            out.extend(page.items);
+            offset += n;
+            if n == 0 || offset >= page.total {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Reads a stored GeoJSON Polygon or MultiPolygon.
+pub fn parse_geometry(text: &str) -> Result<geo::MultiPolygon<f64>, warden_geo::GeoError> {
+    let mut feats = warden_geo::parse_geojson(text)?;
+    Ok(feats
+        .pop()
+        .map(|f| f.geometry)
+        .unwrap_or_else(|| geo::MultiPolygon(vec![])))
+}

@@ -1,0 +1,472 @@
+//! The demo data set: real geography, real agency names, demo people with
+//! roles, a catalogue of measures, and levels set through the real workflow
+//! (submitted, validated, approved), with some assessments left in progress.
+
+use crate::db::progress;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use warden_domain::{
+    AssessmentAction, AssessmentStatus, CountryCode, Role, RoleGrant, Scope, SecurityLevel,
+    ThreatCategory,
+};
+use warden_store::{
+    AreaQuery, AssessmentTransition, AuditContext, NewAgency, NewAssessment, NewMeasure, NewUser,
+    PageRequest, Store, User,
+};
+
+pub const DEMO_PASSWORD: &str = "warden-demo-2026";
+
+pub struct DemoLogin {
+    pub username: String,
+    pub role: String,
+    pub totp_secret: Option<String>,
+}
+
+const AGENCIES: &[(&str, &str)] = &[
+    ("UNDP", "United Nations Development Programme"),
+    ("UNICEF", "United Nations Children's Fund"),
+    ("WFP", "World Food Programme"),
+    (
+        "UNHCR",
+        "Office of the United Nations High Commissioner for Refugees",
+    ),
+    ("WHO", "World Health Organization"),
+    ("IOM", "International Organization for Migration"),
+    (
+        "OCHA",
+        "Office for the Coordination of Humanitarian Affairs",
+    ),
+    ("UNFPA", "United Nations Population Fund"),
+    ("FAO", "Food and Agriculture Organization"),
+    ("UNOPS", "United Nations Office for Project Services"),
+];
+
+const MEASURES: &[(&str, &str, &str, &str)] = &[
+    ("MOV-01", "movement", "Armoured vehicles for road movement", "Road movement in armoured vehicles only, with radio communication."),
+    ("MOV-02", "movement", "Convoy movement", "Road travel outside the city in convoys of at least two vehicles, with a movement plan filed."),
+    ("MOV-03", "movement", "Curfew for personnel", "Personnel remain at their residence between 22:00 and 05:00."),
+    ("MOV-04", "movement", "Daylight travel only", "Road travel between towns only in daylight hours."),
+    ("COM-01", "communications", "Radio check-ins", "Daily radio check-in with the security communications centre."),
+    ("COM-02", "communications", "Satellite phone on field missions", "Every field mission carries a satellite phone."),
+    ("PRE-01", "premises", "Residential security measures", "Residences meet the residential security measures for the area."),
+    ("PRE-02", "premises", "Guarded premises", "Premises have 24-hour guards and access control."),
+    ("PER-01", "personnel", "Security awareness training", "All personnel complete security awareness training before arrival."),
+    ("PER-02", "personnel", "Hostile environment training", "Personnel complete SSAFE hostile environment training before deployment."),
+    ("MED-01", "medical", "Trauma kits", "Individual first aid kits (IFAK) and trauma kits in every vehicle."),
+    ("PLN-01", "planning", "Updated security plan", "The area security plan and relocation plan are reviewed and rehearsed."),
+];
+
+/// (country, baseline level, spread): the demo's levels are illustrative,
+/// not the United Nations' current levels.
+const COUNTRIES: &[(&str, i64, i64)] = &[
+    ("AF", 4, 2),
+    ("ML", 4, 2),
+    ("SS", 4, 2),
+    ("SO", 5, 1),
+    ("YE", 5, 1),
+    ("SD", 4, 2),
+    ("HT", 4, 1),
+    ("CD", 3, 3),
+    ("NG", 3, 2),
+    ("KE", 2, 2),
+    ("UA", 3, 3),
+    ("CO", 2, 2),
+    ("CH", 1, 0),
+];
+
+async fn user(
+    store: &dyn Store,
+    ctx: &AuditContext,
+    hash: &str,
+    agency: Option<uuid::Uuid>,
+    username: &str,
+    name: &str,
+    grants: Vec<(Role, &str)>,
+) -> anyhow::Result<User> {
+    Ok(store
+        .create_user(
+            &NewUser {
+                username: username.into(),
+                display_name: name.into(),
+                email: format!("{username}@demo.warden.invalid"),
+                agency,
+                password_hash: hash.into(),
+                grants: grants
+                    .into_iter()
+                    .map(|(role, s)| RoleGrant {
+                        role,
+                        scope: Scope::parse(s).expect("scope"),
+                        agency: None,
+                    })
+                    .collect(),
+                locale: "en".into(),
+            },
+            ctx,
+        )
+        .await?)
+}
+
+fn ratings(level: i64, seed: u64) -> BTreeMap<String, i64> {
+    ThreatCategory::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = ((seed >> (i * 3)) % 3) as i64 - 1;
+            (c.as_str().to_string(), (level + d).clamp(1, 6))
+        })
+        .collect()
+}
+
+fn narrative(area: &str, level: i64) -> (String, String) {
+    let threat = match level {
+        1 => "No significant threat to personnel has been reported.",
+        2 => "Petty crime is the main concern; incidents affecting personnel are rare.",
+        3 => "Crime and occasional civil unrest affect the area; armed incidents occur outside urban centres.",
+        4 => "Armed groups are active. Road ambushes, kidnapping for ransom and criminal violence are reported.",
+        5 => "Frequent armed clashes and attacks, including with explosive devices, affect the area and its main roads.",
+        _ => "Active hostilities. Attacks on civilians and aid operations are likely at any time.",
+    };
+    (
+        format!("{area}: {threat} Sources: security cell reporting, partner agencies and open sources over the last 90 days."),
+        threat.to_string(),
+    )
+}
+
+/// Seeds everything; returns the demo logins.
+pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
+    let s = store.as_ref();
+    let ctx = AuditContext::system("warden demo");
+    let mut agencies = BTreeMap::new();
+    for (code, name) in AGENCIES {
+        let a = s
+            .create_agency(
+                &NewAgency {
+                    code: (*code).into(),
+                    name: (*name).into(),
+                },
+                &ctx,
+            )
+            .await?;
+        agencies.insert(*code, a.id);
+    }
+    let mut measures = vec![];
+    for (code, cat, title, desc) in MEASURES {
+        measures.push(
+            s.create_measure(
+                &NewMeasure {
+                    code: (*code).into(),
+                    title: (*title).into(),
+                    description: (*desc).into(),
+                    category: (*cat).into(),
+                    country: None,
+                },
+                &ctx,
+            )
+            .await?,
+        );
+    }
+    let hash = tokio::task::spawn_blocking(|| warden_auth::hash_password(DEMO_PASSWORD)).await??;
+    let undp = Some(agencies["UNDP"]);
+    let mut logins = vec![];
+    let people: Vec<(&str, &str, Vec<(Role, &str)>, &str)> = vec![
+        (
+            "admin",
+            "Amina Diallo",
+            vec![(Role::Administrator, "global")],
+            "administrator",
+        ),
+        (
+            "sa.afghanistan",
+            "Farid Rahimi",
+            vec![(Role::SecurityAdviser, "AF")],
+            "security adviser, Afghanistan",
+        ),
+        (
+            "desk.asia",
+            "Mei Lin Tan",
+            vec![
+                (Role::RegionalDesk, "AF"),
+                (Role::RegionalDesk, "YE"),
+                (Role::RegionalDesk, "UA"),
+            ],
+            "regional desk (Afghanistan, Yemen, Ukraine)",
+        ),
+        (
+            "do.afghanistan",
+            "Ingrid Solberg",
+            vec![(Role::DesignatedOfficial, "AF")],
+            "Designated Official, Afghanistan",
+        ),
+        (
+            "smt.afghanistan.wfp",
+            "Joseph Okello",
+            vec![(Role::SmtMember, "AF")],
+            "SMT member, Afghanistan",
+        ),
+        (
+            "smt.afghanistan.unicef",
+            "Sara Haddad",
+            vec![(Role::SmtMember, "AF")],
+            "SMT member, Afghanistan",
+        ),
+        (
+            "sa.mali",
+            "Moussa Keita",
+            vec![(Role::SecurityAdviser, "ML")],
+            "security adviser, Mali",
+        ),
+        (
+            "desk.africa",
+            "Grace Wanjiru",
+            vec![
+                (Role::RegionalDesk, "ML"),
+                (Role::RegionalDesk, "SS"),
+                (Role::RegionalDesk, "SO"),
+                (Role::RegionalDesk, "SD"),
+                (Role::RegionalDesk, "CD"),
+                (Role::RegionalDesk, "NG"),
+                (Role::RegionalDesk, "KE"),
+            ],
+            "regional desk (Africa)",
+        ),
+        (
+            "do.mali",
+            "Pierre Lambert",
+            vec![(Role::DesignatedOfficial, "ML")],
+            "Designated Official, Mali",
+        ),
+        (
+            "smt.mali.unhcr",
+            "Aïcha Traoré",
+            vec![(Role::SmtMember, "ML")],
+            "SMT member, Mali",
+        ),
+        (
+            "sfp.undp",
+            "Carlos Mendoza",
+            vec![(Role::AgencyFocalPoint, "global")],
+            "agency security focal point, UNDP",
+        ),
+        (
+            "traveller",
+            "Nadia Benali",
+            vec![(Role::Traveller, "global")],
+            "traveller",
+        ),
+    ];
+    let mut users = BTreeMap::new();
+    for (username, name, grants, label) in people {
+        let u = user(s, &ctx, &hash, undp, username, name, grants).await?;
+        let secret = if u.needs_two_factor() {
+            let sec = warden_auth::TotpSecret::generate().to_base32();
+            s.set_totp(u.id, Some(&sec), true, &ctx).await?;
+            Some(sec)
+        } else {
+            None
+        };
+        logins.push(DemoLogin {
+            username: username.into(),
+            role: label.into(),
+            totp_secret: secret,
+        });
+        users.insert(username, u);
+    }
+    // One security team per other country so every level goes through the workflow.
+    let mut total = 0u64;
+    let mut plan = vec![];
+    for (cc, base, spread) in COUNTRIES {
+        let ccode = CountryCode::parse(cc)?;
+        let areas = s
+            .list_areas(&AreaQuery {
+                country: Some(ccode.clone()),
+                page: PageRequest::new(Some(1000), None),
+                ..Default::default()
+            })
+            .await?;
+        total += areas.items.len() as u64;
+        plan.push((ccode, *base, *spread, areas.items));
+    }
+    let pb = progress(total, "levels via workflow");
+    for (cc, base, spread, areas) in plan {
+        let key = cc.as_str().to_ascii_lowercase();
+        let sa = match users.get(
+            format!(
+                "sa.{}",
+                if cc.as_str() == "AF" {
+                    "afghanistan"
+                } else if cc.as_str() == "ML" {
+                    "mali"
+                } else {
+                    ""
+                }
+            )
+            .as_str(),
+        ) {
+            Some(u) => u.clone(),
+            None => {
+                user(
+                    s,
+                    &ctx,
+                    &hash,
+                    undp,
+                    &format!("sa.{key}"),
+                    &format!("Security Adviser {}", cc),
+                    vec![(Role::SecurityAdviser, cc.as_str())],
+                )
+                .await?
+            }
+        };
+        let desk = user(
+            s,
+            &ctx,
+            &hash,
+            undp,
+            &format!("desk.{key}"),
+            &format!("Regional Desk {}", cc),
+            vec![(Role::RegionalDesk, cc.as_str())],
+        )
+        .await?;
+        let dof = match cc.as_str() {
+            "AF" => users["do.afghanistan"].clone(),
+            "ML" => users["do.mali"].clone(),
+            _ => {
+                user(
+                    s,
+                    &ctx,
+                    &hash,
+                    undp,
+                    &format!("do.{key}"),
+                    &format!("Designated Official {}", cc),
+                    vec![(Role::DesignatedOfficial, cc.as_str())],
+                )
+                .await?
+            }
+        };
+        let smt = match cc.as_str() {
+            "AF" => users["smt.afghanistan.wfp"].clone(),
+            "ML" => users["smt.mali.unhcr"].clone(),
+            _ => {
+                user(
+                    s,
+                    &ctx,
+                    &hash,
+                    undp,
+                    &format!("smt.{key}"),
+                    &format!("SMT member {}", cc),
+                    vec![(Role::SmtMember, cc.as_str())],
+                )
+                .await?
+            }
+        };
+        for (i, area) in areas.iter().enumerate() {
+            let seed = area
+                .code
+                .as_str()
+                .bytes()
+                .fold(1469598103934665603u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(1099511628211)
+                });
+            let level = (base + (seed % (2 * spread as u64 + 1)) as i64 - spread).clamp(1, 6);
+            let (text, adv) = narrative(&area.name, level);
+            let picked: Vec<_> = measures
+                .iter()
+                .filter(|m| match level {
+                    1 | 2 => m.code == "PER-01",
+                    3 => ["PER-01", "MOV-04", "COM-01"].contains(&m.code.as_str()),
+                    _ => [
+                        "PER-02", "MOV-01", "MOV-02", "MOV-03", "COM-02", "MED-01", "PLN-01",
+                    ]
+                    .contains(&m.code.as_str()),
+                })
+                .map(|m| m.id)
+                .collect();
+            let new = NewAssessment {
+                area: area.code.clone(),
+                author: sa.id,
+                proposed_level: SecurityLevel::new(level)?,
+                ratings: ratings(level, seed),
+                narrative: text,
+                advisory_text: adv.into(),
+                measures: picked,
+                mitigation_text: if level >= 4 {
+                    "Missions require a security clearance and a movement plan.".into()
+                } else {
+                    String::new()
+                },
+            };
+            let a = s.create_assessment(&new, &ctx).await?;
+            // Leave a few in progress so the queue has work: the first area of AF and ML awaits approval,
+            // the second awaits the regional desk.
+            let stop_at = match (cc.as_str(), i) {
+                ("AF" | "ML", 0) => Some(AssessmentStatus::Validated),
+                ("AF" | "ML", 1) => Some(AssessmentStatus::Submitted),
+                _ => None,
+            };
+            if stop_at == Some(AssessmentStatus::Submitted) {
+                pb.inc(1);
+                continue;
+            }
+            step(
+                s,
+                &ctx,
+                a.id,
+                AssessmentAction::Validate,
+                AssessmentStatus::Submitted,
+                AssessmentStatus::Validated,
+                desk.id,
+                vec![],
+            )
+            .await?;
+            if stop_at == Some(AssessmentStatus::Validated) {
+                pb.inc(1);
+                continue;
+            }
+            step(
+                s,
+                &ctx,
+                a.id,
+                AssessmentAction::Approve,
+                AssessmentStatus::Validated,
+                AssessmentStatus::Approved,
+                dof.id,
+                vec![smt.id],
+            )
+            .await?;
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    Ok(logins)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn step(
+    s: &dyn Store,
+    ctx: &AuditContext,
+    id: uuid::Uuid,
+    action: AssessmentAction,
+    from: AssessmentStatus,
+    to: AssessmentStatus,
+    actor: uuid::Uuid,
+    smt: Vec<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    let reason = match action {
+        AssessmentAction::Approve => "Approved after consultation of the SMT.",
+        _ => "Consistent with regional trend analysis.",
+    };
+    s.apply_assessment_action(
+        &AssessmentTransition {
+            id,
+            action,
+            to,
+            actor,
+            reason: reason.into(),
+            smt_consulted: smt,
+            revision: None,
+        },
+        from,
+        ctx,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The `warden` command: runs the service and administers it.
+
+mod bench;
+mod bench_lookup;
+mod db;
+mod demo;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use warden_server::config::Config;
+use warden_store::AuditContext;
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Security levels, travel advisories and assessments for a network of agencies"
+)]
+struct Cli {
+    /// Configuration file (TOML). WARDEN_* environment variables override it.
+    #[arg(long, short, global = true, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE (default) or postgres://… (overrides the configuration).
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Build the demo data set (real geography, demo people and levels) and run the service on it.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Demo database file.
+        #[arg(long, default_value = "warden-demo.db")]
+        file: PathBuf,
+        /// Start again from an empty database.
+        #[arg(long)]
+        reset: bool,
+        /// Build the data set and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Import data.
+    #[command(subcommand)]
+    Import(Import),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Print the effective configuration.
+    Config,
+    /// Print the current one-time code of a user (for demos and tests; needs database access).
+    TotpCode { username: String },
+    /// Measure performance; results are printed as Markdown for BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// Custom SLS areas from a GeoJSON FeatureCollection (properties `code` and `name`).
+    Areas { file: PathBuf },
+    /// The shipped countries and admin-1 areas (done automatically on an empty database).
+    Geography,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user. The password is read from WARDEN_NEW_PASSWORD or asked for.
+    Add {
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Agency code, e.g. UNDP.
+        #[arg(long)]
+        agency: Option<String>,
+        /// ROLE@SCOPE, repeatable: e.g. designated_official@AF, security_adviser@AF-KAB, administrator@global.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long, default_value = "en")]
+        locale: String,
+    },
+}
+
+fn init_tracing(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn state_for(cfg: &Config) -> anyhow::Result<warden_server::state::AppState> {
+    let store = db::open(&cfg.database_url)
+        .await
+        .with_context(|| format!("opening {}", cfg.database_url))?;
+    if store.area_count().await? == 0 {
+        tracing::info!("empty database: loading the shipped geography");
+        db::load_geography(store.as_ref(), false).await?;
+    }
+    warden_server::state::AppState::new(store, cfg.clone()).await
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let state = state_for(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(url = %format!("http://{}", listener.local_addr()?), database = state.store.backend(), "Warden is serving");
+    warden_server::serve(state, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = Config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(db) = &cli.database {
+        cfg.database_url = db.clone();
+    }
+    match cli.command {
+        Command::Config => {
+            print!("{}", cfg.to_toml());
+            Ok(())
+        }
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l.parse().context("--listen")?;
+                cfg.base_url = format!("http://{}", cfg.listen);
+            }
+            init_tracing(&cfg);
+            serve(cfg).await
+        }
+        Command::Demo {
+            listen,
+            file,
+            reset,
+            no_serve,
+        } => {
+            init_tracing(&cfg);
+            if reset {
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+                }
+            }
+            cfg.database_url = format!("sqlite://{}", file.display());
+            cfg.listen = listen.parse().context("--listen")?;
+            cfg.base_url = format!("http://{}", cfg.listen);
+            let store = db::open(&cfg.database_url).await?;
+            let fresh = store
+                .list_users(&warden_store::PageRequest::default())
+                .await?
+                .total
+                == 0;
+            if fresh {
+                eprintln!("Building the demo data set in {} …", file.display());
+                let n = db::load_geography(store.as_ref(), false).await?;
+                eprintln!(
+                    "  {n} areas of {} countries loaded",
+                    store.list_countries().await?.len()
+                );
+                let logins = demo::seed(store.clone()).await?;
+                println!("\nDemo logins (password for all: {})", demo::DEMO_PASSWORD);
+                for l in &logins {
+                    match &l.totp_secret {
+                        Some(s) => println!("  {:<26} {:<44} TOTP key {}", l.username, l.role, s),
+                        None => println!("  {:<26} {}", l.username, l.role),
+                    }
+                }
+                println!("Add a TOTP key to an authenticator app, or print the current code with:\n  cargo run --release -- totp-code USERNAME --database sqlite://{}", file.display());
+            } else {
+                println!("Using the existing demo database {} (pass --reset to rebuild it). Password for all demo users: {}", file.display(), demo::DEMO_PASSWORD);
+                println!("Current codes: cargo run --release -- totp-code USERNAME --database sqlite://{}", file.display());
+            }
+            if no_serve {
+                return Ok(());
+            }
+            drop(store);
+            println!("\nWarden demo: open http://{}/", cfg.listen);
+            serve(cfg).await
+        }
+        Command::Migrate => {
+            db::open(&cfg.database_url).await?;
+            println!("migrations applied to {}", cfg.database_url);
+            Ok(())
+        }
+        Command::Import(Import::Geography) => {
+            let store = db::open(&cfg.database_url).await?;
+            let n = db::load_geography(store.as_ref(), false).await?;
+            println!("{n} areas imported");
+            Ok(())
+        }
+        Command::Import(Import::Areas { file }) => {
+            let state = state_for(&cfg).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let areas = match warden_server::api::areas::features_to_areas(&state, &text).await {
+                Ok(a) => a,
+                Err(e) => anyhow::bail!("{}: {}", file.display(), e.detail),
+            };
+            let n = state
+                .store
+                .upsert_areas(&areas, &AuditContext::system("warden import areas"))
+                .await?;
+            println!(
+                "{n} areas imported: {}",
+                areas
+                    .iter()
+                    .map(|a| a.code.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        Command::User(UserCmd::Add {
+            username,
+            name,
+            email,
+            agency,
+            roles,
+            locale,
+        }) => {
+            let state = state_for(&cfg).await?;
+            let password = match std::env::var("WARDEN_NEW_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    eprint!("Password for {username}: ");
+                    let mut p = String::new();
+                    std::io::stdin().read_line(&mut p)?;
+                    p.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let mut grants = vec![];
+            for r in &roles {
+                let (role, scope) = r
+                    .split_once('@')
+                    .with_context(|| format!("--role {r}: expected ROLE@SCOPE"))?;
+                grants.push(warden_server::api::admin::GrantRequest {
+                    role: role.into(),
+                    scope: scope.into(),
+                    agency: None,
+                });
+            }
+            let req = warden_server::api::admin::UserRequest {
+                username,
+                display_name: name,
+                email,
+                password,
+                agency,
+                grants,
+                locale,
+            };
+            match warden_server::api::admin::create_user_checked(
+                &state,
+                &req,
+                &AuditContext::system("warden user add"),
+            )
+            .await
+            {
+                Ok(u) => {
+                    println!("created {} ({})", u.username, u.id);
+                    if u.needs_two_factor() {
+                        println!("their roles require two-factor authentication: they set it up at first sign-in");
+                    }
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("{}", e.detail),
+            }
+        }
+        Command::TotpCode { username } => {
+            let store = db::open(&cfg.database_url).await?;
+            let u = store
+                .get_user_by_username(&username)
+                .await?
+                .with_context(|| format!("no user {username}"))?;
+            let secret = u
+                .totp_secret
+                .with_context(|| format!("{username} has no TOTP key"))?;
+            let secret = warden_auth::TotpSecret::from_base32(&secret)?;
+            let now = chrono::Utc::now().timestamp();
+            println!(
+                "{}",
+                warden_auth::totp_code(
+                    secret.as_bytes(),
+                    warden_auth::TotpAlgorithm::Sha1,
+                    now,
+                    30,
+                    6
+                )
+            );
+            Ok(())
+        }
+        Command::Bench(b) => bench::run(b, &cfg).await,
+    }
+}
