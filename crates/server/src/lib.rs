@@ -169,6 +169,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{*path}", get(asset))
         .merge(web::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             metrics,

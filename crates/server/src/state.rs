@@ -27,7 +27,24 @@ pub struct GeoCache {
 }
 
 pub const DETAIL_TOLERANCE: f64 = 0.01;
-pub const COARSE_TOLERANCE: f64 = 0.08;
+pub const COARSE_TOLERANCE: f64 = 0.15;
+/// On the world map, islands smaller than this (square degrees, about 250 km²
+/// at the equator) are left out, except an area's largest polygon.
+pub const MIN_WORLD_POLYGON: f64 = 0.02;
+
+fn drop_specks(mp: &geo::MultiPolygon<f64>, min_area: f64) -> geo::MultiPolygon<f64> {
+    use geo::Area;
+    let largest = mp.0.iter().map(|p| p.unsigned_area()).fold(0.0, f64::max);
+    geo::MultiPolygon(
+        mp.0.iter()
+            .filter(|p| {
+                let a = p.unsigned_area();
+                a >= min_area || a == largest
+            })
+            .cloned()
+            .collect(),
+    )
+}
 
 impl GeoCache {
     pub async fn load(store: &dyn Store) -> anyhow::Result<GeoCache> {
@@ -40,21 +57,10 @@ impl GeoCache {
                 let mp = crate::state::parse_geometry(&r.geometry).map_err(|e| {
                     anyhow::anyhow!("stored geometry of {} is invalid: {e}", r.code)
                 })?;
-                detail.insert(
-                    r.code.clone(),
-                    warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(
-                        &mp,
-                        DETAIL_TOLERANCE,
-                    ))
-                    .to_string(),
-                );
+                detail.insert(r.code.clone(), display_geometry(&mp, DETAIL_TOLERANCE, 1e3));
                 coarse.insert(
                     r.code.clone(),
-                    warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(
-                        &mp,
-                        COARSE_TOLERANCE,
-                    ))
-                    .to_string(),
+                    display_geometry(&drop_specks(&mp, MIN_WORLD_POLYGON), COARSE_TOLERANCE, 1e2),
                 );
                 shapes.push(AreaShape {
                     code: r.code.to_string(),
@@ -134,4 +140,25 @@ pub fn parse_geometry(text: &str) -> Result<geo::MultiPolygon<f64>, warden_geo::
         .pop()
         .map(|f| f.geometry)
         .unwrap_or_else(|| geo::MultiPolygon(vec![])))
+}
+
+/// Simplified GeoJSON for maps, coordinates rounded to `scale` (1e2 = 0.01°).
+fn display_geometry(mp: &geo::MultiPolygon<f64>, tolerance: f64, scale: f64) -> String {
+    fn round(v: &mut serde_json::Value, scale: f64) {
+        match v {
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| round(x, scale)),
+            serde_json::Value::Number(n) => {
+                if let Some(f) = n.as_f64() {
+                    if let Some(r) = serde_json::Number::from_f64((f * scale).round() / scale) {
+                        *n = r;
+                    }
+                }
+            }
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| round(x, scale)),
+            _ => {}
+        }
+    }
+    let mut v = warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(mp, tolerance));
+    round(&mut v, scale);
+    v.to_string()
 }

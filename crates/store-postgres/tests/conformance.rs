@@ -17,48 +17,72 @@ fn url() -> String {
     std::env::var("WARDEN_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
 }
 
-/// The schemas one test created; dropped when the test ends.
+/// The schemas one test created. The test drops them with `drop_all` when
+/// it ends; if it panicked first, `Drop` does it.
 #[derive(Clone, Default)]
 struct Schemas(Arc<Mutex<Vec<String>>>);
 
+impl Schemas {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Drops the schemas, from inside the test's runtime so that the pools
+    /// of finished stores can still flush their pending rollbacks (an idle
+    /// transaction would hold locks that DROP SCHEMA waits for).
+    async fn drop_all(&self) {
+        drop_schemas(self.take()).await;
+    }
+}
+
 impl Drop for Schemas {
     fn drop(&mut self) {
-        // Only the last handle cleans up.
+        // Only the last handle, and only if the test did not get to drop_all
+        // (it panicked).
         if Arc::strong_count(&self.0) > 1 {
             return;
         }
-        let names: Vec<String> =
-            std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let names = self.take();
         if names.is_empty() {
             return;
         }
         // Drop runs inside the test's runtime, which cannot be blocked on;
-        // clean up from a thread with a runtime of its own. Best effort.
-        let url = url();
+        // clean up from a thread with a runtime of its own. Best effort: the
+        // lock timeout keeps it from hanging on connections of this runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            rt.block_on(async move {
-                use sqlx::Connection;
-                let Ok(mut conn) = sqlx::PgConnection::connect(&url).await else {
-                    return;
-                };
-                for name in names {
-                    if let Err(e) =
-                        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                            .execute(&mut conn)
-                            .await
-                    {
-                        eprintln!("could not drop test schema {name}: {e}");
-                    }
-                }
-                let _ = conn.close().await;
-            });
+            rt.block_on(drop_schemas(names));
         })
         .join();
     }
+}
+
+async fn drop_schemas(names: Vec<String>) {
+    use sqlx::Connection;
+    if names.is_empty() {
+        return;
+    }
+    let url = url();
+    let Ok(mut conn) = sqlx::PgConnection::connect(&url).await else {
+        return;
+    };
+    let _ = sqlx::query("SET lock_timeout = '2s'")
+        .execute(&mut conn)
+        .await;
+    for name in names {
+        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        for attempt in 1..=5 {
+            match sqlx::query(&sql).execute(&mut conn).await {
+                Ok(_) => break,
+                Err(e) if attempt == 5 => eprintln!("could not drop test schema {name}: {e}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    }
+    let _ = conn.close().await;
 }
 
 async fn fresh_in(schemas: Schemas) -> PgStore {
@@ -84,6 +108,7 @@ async fn fresh_in(schemas: Schemas) -> PgStore {
 async fn postgres_conformance() {
     let schemas = Schemas::default();
     warden_store::testsuite::run_all(|| fresh_in(schemas.clone())).await;
+    schemas.drop_all().await;
 }
 
 #[tokio::test]
@@ -123,6 +148,8 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
         .await
         .unwrap();
     assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, Some(2));
+    s.pool().close().await;
+    schemas.drop_all().await;
 }
 
 #[tokio::test]
@@ -148,4 +175,6 @@ async fn concurrent_audit_appends_keep_one_unbroken_chain() {
     }
     let v = s.verify_audit_chain().await.unwrap();
     assert_eq!((v.entries, v.first_broken), (40, None));
+    s.pool().close().await;
+    schemas.drop_all().await;
 }
