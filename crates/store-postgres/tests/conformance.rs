@@ -178,3 +178,122 @@ async fn concurrent_audit_appends_keep_one_unbroken_chain() {
     s.pool().close().await;
     schemas.drop_all().await;
 }
+
+/// Under READ COMMITTED both racers read `submitted`; the loser's
+/// compare-and-set then matches no row. It must still fail with the message
+/// SQLite gives (which names the status the winner left).
+#[tokio::test]
+async fn racing_decisions_lose_with_the_sqlite_message() {
+    use std::collections::BTreeMap;
+    use warden_domain::{
+        AreaCode, AssessmentAction, AssessmentStatus, CountryCode, Role, RoleGrant, Scope,
+        SecurityLevel,
+    };
+    use warden_store::*;
+
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let sys = AuditContext::system("test");
+    let af = CountryCode::parse("AF").unwrap();
+    s.upsert_countries(&[Country {
+        alpha2: af.clone(),
+        alpha3: "AFG".into(),
+        name: "Afghanistan".into(),
+        names: BTreeMap::new(),
+        region: None,
+    }])
+    .await
+    .unwrap();
+    let code = AreaCode::parse("AF-KAB").unwrap();
+    let geometry =
+        r#"{"type":"MultiPolygon","coordinates":[[[[69,34],[70,34],[70,35],[69,35],[69,34]]]]}"#
+            .to_string();
+    let area = NewArea {
+        code: code.clone(),
+        iso_3166_2: None,
+        country: af,
+        name: "Kabul".into(),
+        names: BTreeMap::new(),
+        kind: AreaKind::Admin1,
+        subtype: None,
+        label_lon: 69.5,
+        label_lat: 34.5,
+        geometry,
+        members: vec![],
+    };
+    s.upsert_areas(&[area], &sys).await.unwrap();
+    let desk = s
+        .create_user(
+            &NewUser {
+                username: "desk".into(),
+                display_name: "Desk".into(),
+                email: "desk@example.org".into(),
+                agency: None,
+                password_hash: "h".into(),
+                grants: vec![RoleGrant {
+                    role: Role::RegionalDesk,
+                    scope: Scope::parse("AF").unwrap(),
+                    agency: None,
+                }],
+                locale: "en".into(),
+            },
+            &sys,
+        )
+        .await
+        .unwrap();
+    for round in 0..10 {
+        let a = s
+            .create_assessment(
+                &NewAssessment {
+                    area: code.clone(),
+                    author: desk.id,
+                    proposed_level: SecurityLevel::new(3).unwrap(),
+                    ratings: BTreeMap::new(),
+                    narrative: format!("round {round}"),
+                    advisory_text: String::new(),
+                    measures: vec![],
+                    mitigation_text: String::new(),
+                },
+                &sys,
+            )
+            .await
+            .unwrap();
+        let mk = |action, to| AssessmentTransition {
+            id: a.id,
+            action,
+            to,
+            actor: desk.id,
+            reason: "r".into(),
+            smt_consulted: vec![],
+            revision: None,
+        };
+        let (t1, t2) = (
+            mk(AssessmentAction::Validate, AssessmentStatus::Validated),
+            mk(AssessmentAction::SendBack, AssessmentStatus::Returned),
+        );
+        let (c1, c2) = (sys.clone(), sys.clone());
+        let (r1, r2) = tokio::join!(
+            s.apply_assessment_action(&t1, AssessmentStatus::Submitted, &c1),
+            s.apply_assessment_action(&t2, AssessmentStatus::Submitted, &c2)
+        );
+        let (winner, loser) = match (r1, r2) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            other => panic!("exactly one must win: {other:?}"),
+        };
+        let expected = format!(
+            "the assessment is now {} (somebody acted on it first); nothing was changed",
+            winner.status.as_str()
+        );
+        assert!(
+            matches!(&loser, StoreError::Conflict(m) if *m == expected),
+            "{loser:?}"
+        );
+        assert_eq!(
+            s.get_assessment(a.id).await.unwrap().unwrap().events.len(),
+            2
+        );
+    }
+    assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, None);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}

@@ -1,17 +1,37 @@
-//! `warden bench …`: the measurements recorded in BENCHMARKS.md.
+//! `warden bench …`: the measurements recorded in BENCHMARKS.md. Each runs
+//! the real service on a loopback port against a fresh database.
 
+use crate::db;
 use clap::Subcommand;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use warden_domain::{CountryCode, Role, RoleGrant, Scope, ThreatCategory};
 use warden_server::config::Config;
+use warden_server::state::AppState;
+use warden_store::{AuditContext, NewUser, Session, SessionKind, Store};
 
 #[derive(Subcommand)]
 pub enum Bench {
-    /// Point → area lookups: R-tree in process versus PostGIS ST_Contains.
+    /// Point → area lookups: the in-process index versus PostGIS ST_Contains.
     Lookup {
         /// PostgreSQL URL with PostGIS, for the comparison.
         #[arg(long)]
         postgres: Option<String>,
         #[arg(long, default_value_t = 200_000)]
         points: usize,
+    },
+    /// Approval of a level → the new level visible in GET /api/v1/advisories: latency over HTTP.
+    Approval {
+        /// Run against this PostgreSQL URL (a fresh schema) instead of a temporary SQLite file.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+    },
+    /// The world map: server time and bytes of the dashboard page and its map data.
+    Map {
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
     },
 }
 
@@ -22,5 +42,184 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             println!("{}", crate::bench_lookup::render_markdown(&r));
             Ok(())
         }
+        Bench::Approval { postgres, iterations } => approval(postgres, iterations).await,
+        Bench::Map { iterations } => map(iterations).await,
     }
+}
+
+struct Server {
+    base: String,
+    state: AppState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn fresh_store(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    Ok(match postgres {
+        Some(url) => {
+            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+            let s = warden_store_postgres::PgStore::connect_with_schema(url, &schema).await?;
+            s.migrate().await?;
+            (Arc::new(s), format!("postgres (schema {schema})"))
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("warden-bench-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir)?;
+            let s = warden_store_sqlite::SqliteStore::open(dir.join("bench.db").to_str().expect("utf-8 path")).await?;
+            s.migrate().await?;
+            (Arc::new(s), "sqlite (WAL, synchronous=FULL)".to_string())
+        }
+    })
+}
+
+async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
+    if store.area_count().await? == 0 {
+        db::load_geography(store.as_ref(), true).await?;
+    }
+    let state = AppState::new(store, Config::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let st = state.clone();
+    tokio::spawn(async move {
+        let _ = warden_server::serve(st, listener, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Ok(Server { base, state, _stop: tx })
+}
+
+/// A user with an API session opened directly (benchmarks skip the login).
+async fn token_for(store: &dyn Store, username: &str, role: Role, scope: &str) -> anyhow::Result<(uuid::Uuid, String)> {
+    let ctx = AuditContext::system("warden bench");
+    let u = store
+        .create_user(
+            &NewUser {
+                username: username.into(),
+                display_name: username.into(),
+                email: format!("{username}@bench.invalid"),
+                agency: None,
+                password_hash: "not-used".into(),
+                grants: vec![RoleGrant { role, scope: Scope::parse(scope)?, agency: None }],
+                locale: "en".into(),
+            },
+            &ctx,
+        )
+        .await?;
+    let token = warden_auth::random_token();
+    let now = warden_store::now_micros();
+    store
+        .create_session(&Session {
+            digest: warden_auth::token_digest(&token),
+            user_id: u.id,
+            kind: SessionKind::Api,
+            two_factor: true,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(2),
+            ip: None,
+        })
+        .await?;
+    Ok((u.id, token))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn approval(postgres: Option<String>, iterations: usize) -> anyhow::Result<()> {
+    let (store, label) = fresh_store(postgres.as_deref()).await?;
+    let srv = start(store.clone()).await?;
+    let s = srv.state.store.as_ref();
+    let (_, sa) = token_for(s, "bench.sa", Role::SecurityAdviser, "AF").await?;
+    let (_, desk) = token_for(s, "bench.desk", Role::RegionalDesk, "AF").await?;
+    let (_, dof) = token_for(s, "bench.do", Role::DesignatedOfficial, "AF").await?;
+    let (smt, _) = token_for(s, "bench.smt", Role::SmtMember, "AF").await?;
+    let areas = srv.state.all_areas(Some(&CountryCode::parse("AF")?)).await?;
+    let http = reqwest::Client::new();
+    let ratings: serde_json::Map<String, serde_json::Value> = ThreatCategory::ALL.iter().map(|c| (c.as_str().to_string(), 3.into())).collect();
+    let mut latencies = Vec::with_capacity(iterations);
+    let mut approve_only = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let area = &areas[i % areas.len()];
+        let level = (i % 6 + 1) as i64;
+        let a: serde_json::Value = http
+            .post(format!("{}/api/v1/assessments", srv.base))
+            .bearer_auth(&sa)
+            .json(&serde_json::json!({"area": area.code, "level": level, "ratings": ratings, "narrative": "bench", "advisory_text": format!("bench {i}")}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = a["id"].as_str().expect("id").to_string();
+        http.post(format!("{}/api/v1/assessments/{id}/actions", srv.base))
+            .bearer_auth(&desk)
+            .json(&serde_json::json!({"action": "validate"}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let t0 = Instant::now();
+        http.post(format!("{}/api/v1/assessments/{id}/actions", srv.base))
+            .bearer_auth(&dof)
+            .json(&serde_json::json!({"action": "approve", "reason": "bench", "smt_consulted": [smt]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        approve_only.push(t0.elapsed());
+        // Visible at once: the first read after the approval must show it.
+        let adv: serde_json::Value = http.get(format!("{}/api/v1/advisories/AF", srv.base)).send().await?.error_for_status()?.json().await?;
+        let shown = adv["areas"].as_array().expect("areas").iter().find(|e| e["area"]["code"] == area.code.as_str()).expect("area in advisory");
+        anyhow::ensure!(shown["area"]["level"] == level && shown["threat"] == format!("bench {i}"), "advisory not updated after approval {i}");
+        latencies.push(t0.elapsed());
+    }
+    latencies.sort();
+    approve_only.sort();
+    println!("### Approval → advisory visible (`warden bench approval{}`)\n", if postgres.is_some() { " --postgres URL" } else { "" });
+    println!("Store: {label}; {} areas; {iterations} approvals, each followed by one GET of the country advisory that must already show the new level.\n", store.area_count().await?);
+    println!("| measure | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|");
+    for (name, v) in [("approve request (POST, committed)", &approve_only), ("approve → advisory shows the level", &latencies)] {
+        println!("| {name} | {} | {} | {} | {} |", ms(percentile(v, 0.5)), ms(percentile(v, 0.9)), ms(percentile(v, 0.99)), ms(*v.last().expect("samples")));
+    }
+    if let (Some(url), Some(schema)) = (postgres, label.strip_prefix("postgres (schema ").and_then(|s| s.strip_suffix(')'))) {
+        drop(srv);
+        let pool = sqlx::PgPool::connect(&url).await?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&pool).await?;
+    }
+    Ok(())
+}
+
+async fn map(iterations: usize) -> anyhow::Result<()> {
+    let (store, label) = fresh_store(None).await?;
+    db::load_geography(store.as_ref(), true).await?;
+    let logins = crate::demo::seed(store.clone()).await?;
+    drop(logins);
+    let t_state = Instant::now();
+    let srv = start(store).await?;
+    let startup = t_state.elapsed();
+    let http = reqwest::Client::new();
+    println!("### World map (`warden bench map`)\n");
+    println!("Demo data set on {label}: {} areas. Service start-up (geometry cache for lookups and maps): {}.\n", srv.state.store.area_count().await?, ms(startup));
+    println!("| request | bytes | gzip bytes | p50 | p99 |\n|---|---:|---:|---:|---:|");
+    for path in ["/", "/api/v1/map/areas.geojson", "/countries/AF", "/api/v1/map/areas.geojson?country=AF", "/assets/vendor/leaflet/leaflet.js"] {
+        let mut times = vec![];
+        let mut bytes = 0;
+        for _ in 0..iterations {
+            let t0 = Instant::now();
+            let body = http.get(format!("{}{path}", srv.base)).send().await?.error_for_status()?.bytes().await?;
+            times.push(t0.elapsed());
+            bytes = body.len();
+        }
+        let gz = http.get(format!("{}{path}", srv.base)).header("accept-encoding", "gzip").send().await?.bytes().await?.len();
+        times.sort();
+        println!("| `GET {path}` | {bytes} | {gz} | {} | {} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+    }
+    Ok(())
 }

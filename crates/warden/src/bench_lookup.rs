@@ -382,7 +382,7 @@ pub fn render_markdown(r: &LookupReport) -> String {
     s.push_str("| method | lookups/s | time per lookup | agreement with in-memory |\n");
     s.push_str("|---|---:|---:|---:|\n");
     s.push_str(&format!(
-        "| in-memory R-tree index, 1 thread | {} | {} | — |\n",
+        "| in-memory index (0.25° grid with inside/outside/edge sub-cells, exact test on edge cells), 1 thread | {} | {} | — |\n",
         fmt_rate(r.rtree_lookups_per_sec),
         fmt_ns(r.rtree_ns_per_lookup)
     ));

@@ -100,8 +100,11 @@ pub async fn dashboard(
     }
     let r = async {
         let summaries = state.store.list_countries().await?;
-        let countries: Vec<CountryRow> = summaries
-            .iter()
+        let mut ordered: Vec<_> = summaries.iter().collect();
+        // Countries with levels first, most dangerous first; then the rest by name.
+        ordered.sort_by_key(|c| std::cmp::Reverse(c.highest_level.map(|l| l.get()).unwrap_or(0)));
+        let countries: Vec<CountryRow> = ordered
+            .into_iter()
             .map(|c| CountryRow {
                 code: c.country.alpha2.to_string(),
                 name: c

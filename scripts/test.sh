@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs Warden's test suite: every crate's unit and integration tests, the
+# store suite on SQLite and on PostgreSQL, the HTTP API tests, the CAP schema
+# checks. Installs the one system tool the tests call (xmllint) if missing.
+#
+# PostgreSQL: the tests use WARDEN_TEST_POSTGRES_URL, by default
+# postgres://postgres@127.0.0.1:5432/test (each test works in its own schema).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v xmllint >/dev/null 2>&1; then
+  echo "installing xmllint (libxml2-utils) for the CAP 1.2 schema checks" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+  fi
+fi
+
+exec cargo test --workspace "$@"
