@@ -9,6 +9,7 @@ pub mod assessment;
 pub mod error;
 pub mod level;
 pub mod role;
+pub mod trip;
 
 pub use area::{AreaCode, CountryCode};
 pub use assessment::{AssessmentAction, AssessmentStatus, CategoryRatings, ThreatCategory};
