@@ -194,6 +194,39 @@ fn parse_geometry(
     prefix: &str,
     path: &str,
 ) -> Result<MultiPolygon<f64>, GeoError> {
+    parse_geometry_checked(obj, prefix, path, true)
+}
+
+/// Reads a Polygon or MultiPolygon geometry that was validated when it was
+/// stored (structure is still checked; topology is not re-validated).
+pub fn read_stored_geometry(text: &str) -> Result<MultiPolygon<f64>, GeoError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        GeoError::new(
+            GeoErrorKind::Json,
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+            "",
+        )
+    })?;
+    match v {
+        Value::Object(obj) => parse_geometry_checked(&obj, "", "", false),
+        other => Err(structure(
+            "",
+            format!("expected a geometry object, found {}", type_name(&other)),
+            String::new(),
+        )),
+    }
+}
+
+fn parse_geometry_checked(
+    obj: &Map<String, Value>,
+    prefix: &str,
+    path: &str,
+    validate: bool,
+) -> Result<MultiPolygon<f64>, GeoError> {
     let ty = member_type(obj, prefix, path)?;
     let single = match ty {
         "Polygon" => true,
@@ -239,7 +272,9 @@ fn parse_geometry(
         .iter()
         .map(|rings| rings.iter().map(|r| r.as_slice()).collect())
         .collect();
-    validate_rings(&slices, &ctx)?;
+    if validate {
+        validate_rings(&slices, &ctx)?;
+    }
     Ok(MultiPolygon(
         raw.into_iter()
             .map(|mut rings| {

@@ -16,6 +16,7 @@ mod error;
 mod geojson;
 mod index;
 mod ops;
+mod places;
 mod validate;
 
 pub use builtin::{
@@ -24,9 +25,13 @@ pub use builtin::{
 };
 pub use cap::{cap_polygons, parse_cap_polygon};
 pub use error::{GeoError, GeoErrorKind};
-pub use geojson::{parse_geojson, to_geojson_geometry, ImportedFeature};
+pub use geojson::{parse_geojson, read_stored_geometry, to_geojson_geometry, ImportedFeature};
 pub use index::{AreaIndex, AreaShape};
 pub use ops::{bounds, simplify_for_display, union_bounds};
+pub use places::{
+    airport, airports, cities, find_cities, resolve_place, search_places, Airport, City,
+    PlaceError, PlaceMatch,
+};
 pub use validate::validate_multipolygon;
 
 /// Re-export of the `geo` crate used in this API.

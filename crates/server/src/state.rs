@@ -48,7 +48,9 @@ fn drop_specks(mp: &geo::MultiPolygon<f64>, min_area: f64) -> geo::MultiPolygon<
 
 impl GeoCache {
     pub async fn load(store: &dyn Store) -> anyhow::Result<GeoCache> {
+        let t0 = std::time::Instant::now();
         let rows = store.area_geometries(None).await?;
+        let read = t0.elapsed();
         tokio::task::spawn_blocking(move || {
             let mut shapes = Vec::with_capacity(rows.len());
             let mut detail = HashMap::with_capacity(rows.len());
@@ -68,8 +70,17 @@ impl GeoCache {
                     geometry: mp,
                 });
             }
+            let prepared = t0.elapsed();
+            let index = AreaIndex::new(shapes);
+            tracing::info!(
+                areas = detail.len(),
+                read_ms = read.as_millis() as u64,
+                prepared_ms = prepared.as_millis() as u64,
+                total_ms = t0.elapsed().as_millis() as u64,
+                "geometry cache built"
+            );
             Ok(GeoCache {
-                index: AreaIndex::new(shapes),
+                index,
                 detail,
                 coarse,
             })
@@ -133,7 +144,7 @@ impl AppState {
     }
 }
 
-/// Reads a stored GeoJSON Polygon or MultiPolygon.
+/// Reads a stored GeoJSON Polygon or MultiPolygon (validated when it was stored).
 pub fn parse_geometry(text: &str) -> Result<geo::MultiPolygon<f64>, warden_geo::GeoError> {
     let mut feats = warden_geo::parse_geojson(text)?;
     Ok(feats
@@ -158,7 +169,17 @@ fn display_geometry(mp: &geo::MultiPolygon<f64>, tolerance: f64, scale: f64) -> 
             _ => {}
         }
     }
-    let mut v = warden_geo::to_geojson_geometry(&warden_geo::simplify_for_display(mp, tolerance));
+    // Douglas-Peucker is enough for drawing; the stored shapes stay exact for lookups.
+    use geo::Simplify;
+    let mut polys: Vec<geo::Polygon<f64>> =
+        mp.0.iter()
+            .map(|p| p.simplify(&tolerance))
+            .filter(|p| p.exterior().0.len() >= 4)
+            .collect();
+    if polys.is_empty() {
+        polys = warden_geo::simplify_for_display(mp, tolerance).0;
+    }
+    let mut v = warden_geo::to_geojson_geometry(&geo::MultiPolygon(polys));
     round(&mut v, scale);
     v.to_string()
 }

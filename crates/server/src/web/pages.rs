@@ -272,7 +272,7 @@ pub async fn country(
             .await?
             .ok_or_else(|| ApiError::not_found(format!("country {cc}")))?;
         let areas = state.all_areas(Some(&cc)).await?;
-        let mut dist = vec![0i64; 7];
+        let mut dist = [0i64; 7];
         for a in &areas {
             dist[a.level.map(|l| l.get() as usize).unwrap_or(0)] += 1;
         }
