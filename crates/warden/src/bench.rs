@@ -42,7 +42,10 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             println!("{}", crate::bench_lookup::render_markdown(&r));
             Ok(())
         }
-        Bench::Approval { postgres, iterations } => approval(postgres, iterations).await,
+        Bench::Approval {
+            postgres,
+            iterations,
+        } => approval(postgres, iterations).await,
         Bench::Map { iterations } => map(iterations).await,
     }
 }
@@ -64,7 +67,10 @@ async fn fresh_store(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, 
         None => {
             let dir = std::env::temp_dir().join(format!("warden-bench-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&dir)?;
-            let s = warden_store_sqlite::SqliteStore::open(dir.join("bench.db").to_str().expect("utf-8 path")).await?;
+            let s = warden_store_sqlite::SqliteStore::open(
+                dir.join("bench.db").to_str().expect("utf-8 path"),
+            )
+            .await?;
             s.migrate().await?;
             (Arc::new(s), "sqlite (WAL, synchronous=FULL)".to_string())
         }
@@ -86,11 +92,20 @@ async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
         })
         .await;
     });
-    Ok(Server { base, state, _stop: tx })
+    Ok(Server {
+        base,
+        state,
+        _stop: tx,
+    })
 }
 
 /// A user with an API session opened directly (benchmarks skip the login).
-async fn token_for(store: &dyn Store, username: &str, role: Role, scope: &str) -> anyhow::Result<(uuid::Uuid, String)> {
+async fn token_for(
+    store: &dyn Store,
+    username: &str,
+    role: Role,
+    scope: &str,
+) -> anyhow::Result<(uuid::Uuid, String)> {
     let ctx = AuditContext::system("warden bench");
     let u = store
         .create_user(
@@ -100,7 +115,11 @@ async fn token_for(store: &dyn Store, username: &str, role: Role, scope: &str) -
                 email: format!("{username}@bench.invalid"),
                 agency: None,
                 password_hash: "not-used".into(),
-                grants: vec![RoleGrant { role, scope: Scope::parse(scope)?, agency: None }],
+                grants: vec![RoleGrant {
+                    role,
+                    scope: Scope::parse(scope)?,
+                    agency: None,
+                }],
                 locale: "en".into(),
             },
             &ctx,
@@ -142,9 +161,15 @@ async fn approval(postgres: Option<String>, iterations: usize) -> anyhow::Result
     let (_, desk) = token_for(s, "bench.desk", Role::RegionalDesk, "AF").await?;
     let (_, dof) = token_for(s, "bench.do", Role::DesignatedOfficial, "AF").await?;
     let (smt, _) = token_for(s, "bench.smt", Role::SmtMember, "AF").await?;
-    let areas = srv.state.all_areas(Some(&CountryCode::parse("AF")?)).await?;
+    let areas = srv
+        .state
+        .all_areas(Some(&CountryCode::parse("AF")?))
+        .await?;
     let http = reqwest::Client::new();
-    let ratings: serde_json::Map<String, serde_json::Value> = ThreatCategory::ALL.iter().map(|c| (c.as_str().to_string(), 3.into())).collect();
+    let ratings: serde_json::Map<String, serde_json::Value> = ThreatCategory::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), 3.into()))
+        .collect();
     let mut latencies = Vec::with_capacity(iterations);
     let mut approve_only = Vec::with_capacity(iterations);
     for i in 0..iterations {
@@ -175,23 +200,60 @@ async fn approval(postgres: Option<String>, iterations: usize) -> anyhow::Result
             .error_for_status()?;
         approve_only.push(t0.elapsed());
         // Visible at once: the first read after the approval must show it.
-        let adv: serde_json::Value = http.get(format!("{}/api/v1/advisories/AF", srv.base)).send().await?.error_for_status()?.json().await?;
-        let shown = adv["areas"].as_array().expect("areas").iter().find(|e| e["area"]["code"] == area.code.as_str()).expect("area in advisory");
-        anyhow::ensure!(shown["area"]["level"] == level && shown["threat"] == format!("bench {i}"), "advisory not updated after approval {i}");
+        let adv: serde_json::Value = http
+            .get(format!("{}/api/v1/advisories/AF", srv.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let shown = adv["areas"]
+            .as_array()
+            .expect("areas")
+            .iter()
+            .find(|e| e["area"]["code"] == area.code.as_str())
+            .expect("area in advisory");
+        anyhow::ensure!(
+            shown["area"]["level"] == level && shown["threat"] == format!("bench {i}"),
+            "advisory not updated after approval {i}"
+        );
         latencies.push(t0.elapsed());
     }
     latencies.sort();
     approve_only.sort();
-    println!("### Approval → advisory visible (`warden bench approval{}`)\n", if postgres.is_some() { " --postgres URL" } else { "" });
+    println!(
+        "### Approval → advisory visible (`warden bench approval{}`)\n",
+        if postgres.is_some() {
+            " --postgres URL"
+        } else {
+            ""
+        }
+    );
     println!("Store: {label}; {} areas; {iterations} approvals, each followed by one GET of the country advisory that must already show the new level.\n", store.area_count().await?);
     println!("| measure | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|");
-    for (name, v) in [("approve request (POST, committed)", &approve_only), ("approve → advisory shows the level", &latencies)] {
-        println!("| {name} | {} | {} | {} | {} |", ms(percentile(v, 0.5)), ms(percentile(v, 0.9)), ms(percentile(v, 0.99)), ms(*v.last().expect("samples")));
+    for (name, v) in [
+        ("approve request (POST, committed)", &approve_only),
+        ("approve → advisory shows the level", &latencies),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            ms(percentile(v, 0.5)),
+            ms(percentile(v, 0.9)),
+            ms(percentile(v, 0.99)),
+            ms(*v.last().expect("samples"))
+        );
     }
-    if let (Some(url), Some(schema)) = (postgres, label.strip_prefix("postgres (schema ").and_then(|s| s.strip_suffix(')'))) {
+    if let (Some(url), Some(schema)) = (
+        postgres,
+        label
+            .strip_prefix("postgres (schema ")
+            .and_then(|s| s.strip_suffix(')')),
+    ) {
         drop(srv);
         let pool = sqlx::PgPool::connect(&url).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&pool).await?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&pool)
+            .await?;
     }
     Ok(())
 }
@@ -208,18 +270,41 @@ async fn map(iterations: usize) -> anyhow::Result<()> {
     println!("### World map (`warden bench map`)\n");
     println!("Demo data set on {label}: {} areas. Service start-up (geometry cache for lookups and maps): {}.\n", srv.state.store.area_count().await?, ms(startup));
     println!("| request | bytes | gzip bytes | p50 | p99 |\n|---|---:|---:|---:|---:|");
-    for path in ["/", "/api/v1/map/areas.geojson", "/countries/AF", "/api/v1/map/areas.geojson?country=AF", "/assets/vendor/leaflet/leaflet.js"] {
+    for path in [
+        "/",
+        "/api/v1/map/areas.geojson",
+        "/countries/AF",
+        "/api/v1/map/areas.geojson?country=AF",
+        "/assets/vendor/leaflet/leaflet.js",
+    ] {
         let mut times = vec![];
         let mut bytes = 0;
         for _ in 0..iterations {
             let t0 = Instant::now();
-            let body = http.get(format!("{}{path}", srv.base)).send().await?.error_for_status()?.bytes().await?;
+            let body = http
+                .get(format!("{}{path}", srv.base))
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
             times.push(t0.elapsed());
             bytes = body.len();
         }
-        let gz = http.get(format!("{}{path}", srv.base)).header("accept-encoding", "gzip").send().await?.bytes().await?.len();
+        let gz = http
+            .get(format!("{}{path}", srv.base))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await?
+            .bytes()
+            .await?
+            .len();
         times.sort();
-        println!("| `GET {path}` | {bytes} | {gz} | {} | {} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+        println!(
+            "| `GET {path}` | {bytes} | {gz} | {} | {} |",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        );
     }
     Ok(())
 }

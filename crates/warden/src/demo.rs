@@ -14,6 +14,14 @@ use warden_store::{
     PageRequest, Store, User,
 };
 
+/// Username, display name, roles with scope, description.
+type DemoPerson = (
+    &'static str,
+    &'static str,
+    Vec<(Role, &'static str)>,
+    &'static str,
+);
+
 pub const DEMO_PASSWORD: &str = "warden-demo-2026";
 
 pub struct DemoLogin {
@@ -168,7 +176,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
     let hash = tokio::task::spawn_blocking(|| warden_auth::hash_password(DEMO_PASSWORD)).await??;
     let undp = Some(agencies["UNDP"]);
     let mut logins = vec![];
-    let people: Vec<(&str, &str, Vec<(Role, &str)>, &str)> = vec![
+    let people: Vec<DemoPerson> = vec![
         (
             "admin",
             "Amina Diallo",
@@ -386,7 +394,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
                 proposed_level: SecurityLevel::new(level)?,
                 ratings: ratings(level, seed),
                 narrative: text,
-                advisory_text: adv.into(),
+                advisory_text: adv,
                 measures: picked,
                 mitigation_text: if level >= 4 {
                     "Missions require a security clearance and a movement plan.".into()
