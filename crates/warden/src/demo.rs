@@ -397,7 +397,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
                 advisory_text: adv,
                 measures: picked,
                 mitigation_text: if level >= 4 {
-                    "Missions require a security clearance and a movement plan.".into()
+                    "Field missions file a movement plan with the security cell and carry the approved communications kit.".into()
                 } else {
                     String::new()
                 },
