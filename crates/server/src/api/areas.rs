@@ -443,8 +443,14 @@ pub async fn build_custom_area(
             ))
         }
     };
-    warden_geo::validate_multipolygon(&mp)
-        .map_err(|e| ApiError::invalid(format!("{}{}", f("geometry"), e.path), e.to_string()))?;
+    warden_geo::validate_multipolygon(&mp).map_err(|e| {
+        ApiError::invalid(
+            format!("{}.{}", f("geometry"), e.path)
+                .trim_end_matches('.')
+                .to_string(),
+            e.to_string(),
+        )
+    })?;
     let label = geo::InteriorPoint::interior_point(&mp)
         .map(|p| (p.x(), p.y()))
         .unwrap_or((0.0, 0.0));
