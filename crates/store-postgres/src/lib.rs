@@ -16,6 +16,7 @@
 //!   whatever the database's default collation.
 
 mod rows;
+mod trip;
 mod write;
 
 use async_trait::async_trait;
@@ -1207,6 +1208,54 @@ impl Store for PgStore {
         }
         .map_err(be)?;
         rows.iter().map(advisory_change_row).collect()
+    }
+
+    async fn set_processing_mode(
+        &self,
+        area: &AreaCode,
+        mode: warden_domain::trip::ProcessingMode,
+        actor: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<()> {
+        self.trip_set_processing_mode(area, mode, actor, reason, audit)
+            .await
+    }
+
+    async fn processing_mode(
+        &self,
+        area: &AreaCode,
+    ) -> Result<warden_domain::trip::ProcessingMode> {
+        self.trip_processing_mode(area).await
+    }
+
+    async fn processing_mode_history(&self, area: &AreaCode) -> Result<Vec<ProcessingModeChange>> {
+        self.trip_processing_mode_history(area).await
+    }
+
+    async fn create_travel_request(
+        &self,
+        r: &NewTravelRequest,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_create_travel_request(r, audit).await
+    }
+
+    async fn get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>> {
+        self.trip_get_travel_request(id).await
+    }
+
+    async fn decide_leg(
+        &self,
+        d: &LegDecision,
+        to: warden_domain::trip::LegStatus,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_decide_leg(d, to, audit).await
+    }
+
+    async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {
+        self.trip_clearance_queue(q).await
     }
 
     async fn append_audit(

@@ -297,3 +297,213 @@ async fn racing_decisions_lose_with_the_sqlite_message() {
     s.pool().close().await;
     schemas.drop_all().await;
 }
+
+/// A TRIP fixture: Afghanistan with Kabul, a DO and a traveller.
+async fn trip_fixture(
+    s: &PgStore,
+) -> (
+    warden_domain::AreaCode,
+    warden_store::User,
+    warden_store::User,
+) {
+    use std::collections::BTreeMap;
+    use warden_domain::{AreaCode, CountryCode, Role, RoleGrant, Scope};
+    use warden_store::*;
+    let sys = AuditContext::system("test");
+    let af = CountryCode::parse("AF").unwrap();
+    s.upsert_countries(&[Country {
+        alpha2: af.clone(),
+        alpha3: "AFG".into(),
+        name: "Afghanistan".into(),
+        names: BTreeMap::new(),
+        region: None,
+    }])
+    .await
+    .unwrap();
+    let code = AreaCode::parse("AF-KAB").unwrap();
+    s.upsert_areas(
+        &[NewArea {
+            code: code.clone(),
+            iso_3166_2: None,
+            country: af,
+            name: "Kabul".into(),
+            names: BTreeMap::new(),
+            kind: AreaKind::Admin1,
+            subtype: None,
+            label_lon: 69.5,
+            label_lat: 34.5,
+            geometry: r#"{"type":"MultiPolygon","coordinates":[[[[69,34],[70,34],[70,35],[69,35],[69,34]]]]}"#.into(),
+            members: vec![],
+        }],
+        &sys,
+    )
+    .await
+    .unwrap();
+    let mut users = Vec::new();
+    for (name, role, scope) in [
+        ("do", Role::DesignatedOfficial, "AF"),
+        ("t", Role::Traveller, "global"),
+    ] {
+        users.push(
+            s.create_user(
+                &NewUser {
+                    username: name.into(),
+                    display_name: name.into(),
+                    email: format!("{name}@example.org"),
+                    agency: None,
+                    password_hash: "h".into(),
+                    grants: vec![RoleGrant {
+                        role,
+                        scope: Scope::parse(scope).unwrap(),
+                        agency: None,
+                    }],
+                    locale: "en".into(),
+                },
+                &sys,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let t = users.pop().unwrap();
+    let dof = users.pop().unwrap();
+    (code, dof, t)
+}
+
+fn trip_to(
+    area: &warden_domain::AreaCode,
+    traveller: uuid::Uuid,
+) -> warden_store::NewTravelRequest {
+    use chrono::TimeZone;
+    warden_store::NewTravelRequest {
+        traveller,
+        submitted_by: traveller,
+        purpose: warden_domain::trip::TripPurpose::Official,
+        ta_number: None,
+        legs: vec![warden_store::NewLeg {
+            origin: "Geneva".into(),
+            destination: "Kabul".into(),
+            area: area.clone(),
+            depart: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap(),
+            arrive: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 14, 0, 0).unwrap(),
+            depart_tz: None,
+            arrive_tz: None,
+        }],
+    }
+}
+
+/// Both racers pass their reads; the loser's compare-and-set matches no row
+/// and it must fail with the message SQLite gives, naming the winner's status.
+#[tokio::test]
+async fn racing_leg_decisions_lose_with_the_sqlite_message() {
+    use warden_domain::trip::{ClearanceDecision, DenialGround, LegStatus, ProcessingMode};
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let sys = AuditContext::system("test");
+    let (kab, dof, t) = trip_fixture(&s).await;
+    s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "x", &sys)
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        let r = s
+            .create_travel_request(&trip_to(&kab, t.id), &sys)
+            .await
+            .unwrap();
+        let grant = LegDecision {
+            request: r.id,
+            seq: 1,
+            decision: ClearanceDecision::Grant,
+            grounds: vec![],
+            comment: String::new(),
+            actor: dof.id,
+        };
+        let deny = LegDecision {
+            decision: ClearanceDecision::Deny,
+            grounds: vec![DenialGround::SecuritySituation],
+            comment: "fighting".into(),
+            ..grant.clone()
+        };
+        let (c1, c2) = (sys.clone(), sys.clone());
+        let (a, b) = tokio::join!(
+            s.decide_leg(&grant, LegStatus::Granted, &c1),
+            s.decide_leg(&deny, LegStatus::Denied, &c2)
+        );
+        let (winner, loser) = match (a, b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            other => panic!("exactly one must win: {other:?}"),
+        };
+        let expected = format!(
+            "leg 1 is {} and no longer awaits a decision; the first decision stands",
+            winner.legs[0].status.as_str()
+        );
+        assert!(
+            matches!(&loser, StoreError::Conflict(m) if *m == expected),
+            "{loser:?}"
+        );
+        let decisions = s
+            .list_audit(&AuditQuery {
+                action_prefix: Some("trip.decide".into()),
+                target: Some(format!("trip:{}", r.id)),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(decisions.total, 1);
+    }
+    assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, None);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// A submission racing a change of its area's mode gets the mode that stands
+/// in commit order: a notification if it committed first, a clearance after.
+#[tokio::test]
+async fn submissions_racing_a_mode_change_follow_commit_order() {
+    use warden_domain::trip::ProcessingMode;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let sys = AuditContext::system("test");
+    let (kab, dof, t) = trip_fixture(&s).await;
+    for round in 0..20 {
+        let m = if round % 2 == 0 {
+            ProcessingMode::Manual
+        } else {
+            ProcessingMode::Automatic
+        };
+        let before = s.processing_mode(&kab).await.unwrap();
+        let (c1, c2) = (sys.clone(), sys.clone());
+        let req = trip_to(&kab, t.id);
+        let (set, sub) = tokio::join!(
+            s.set_processing_mode(&kab, m, dof.id, "race", &c1),
+            s.create_travel_request(&req, &c2)
+        );
+        set.unwrap();
+        let r = sub.unwrap();
+        let seq_of = |target: String, prefix: &'static str| {
+            let s = &s;
+            async move {
+                s.list_audit(&AuditQuery {
+                    action_prefix: Some(prefix.into()),
+                    target: Some(target),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .items[0]
+                    .seq
+            }
+        };
+        let mode_seq = seq_of(format!("area:{kab}"), "area.processing_mode").await;
+        let trip_seq = seq_of(format!("trip:{}", r.id), "trip.submit").await;
+        let stood = if trip_seq < mode_seq { before } else { m };
+        assert_eq!(
+            r.legs[0].kind,
+            stood.leg_kind(),
+            "round {round}: submission at audit seq {trip_seq}, mode change at {mode_seq}"
+        );
+    }
+    s.pool().close().await;
+    schemas.drop_all().await;
+}

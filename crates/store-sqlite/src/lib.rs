@@ -21,6 +21,8 @@ use warden_domain::{
 };
 use warden_store::*;
 
+mod trip;
+
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -28,11 +30,11 @@ pub struct SqliteStore {
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
-fn ts(dt: &DateTime<Utc>) -> String {
+pub(crate) fn ts(dt: &DateTime<Utc>) -> String {
     dt.format(TS).to_string()
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, TS)
         .map(|n| n.and_utc())
         .map_err(|e| StoreError::Backend(format!("bad timestamp {s:?}: {e}")))
@@ -42,7 +44,7 @@ fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-fn be(e: sqlx::Error) -> StoreError {
+pub(crate) fn be(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {
             return StoreError::Conflict(d.message().to_string());
@@ -57,7 +59,7 @@ fn be(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn uuid(s: &str) -> Result<Uuid> {
+pub(crate) fn uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Backend(format!("bad uuid {s:?}: {e}")))
 }
 
@@ -180,7 +182,7 @@ fn grant_row(r: &SqliteRow) -> Result<RoleGrant> {
 /// Appends one entry to the hash-chained audit log inside `tx`. The writer is
 /// single and transactions are IMMEDIATE, so reading the head and appending
 /// cannot interleave with another append.
-async fn audit_tx(
+pub(crate) async fn audit_tx(
     tx: &mut Transaction<'_, Sqlite>,
     ctx: &AuditContext,
     action: &str,
@@ -1456,6 +1458,53 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn set_processing_mode(
+        &self,
+        area: &AreaCode,
+        mode: warden_domain::trip::ProcessingMode,
+        actor: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<()> {
+        self.trip_set_mode(area, mode, actor, reason, audit).await
+    }
+
+    async fn processing_mode(
+        &self,
+        area: &AreaCode,
+    ) -> Result<warden_domain::trip::ProcessingMode> {
+        self.trip_mode(area).await
+    }
+
+    async fn processing_mode_history(&self, area: &AreaCode) -> Result<Vec<ProcessingModeChange>> {
+        self.trip_mode_history(area).await
+    }
+
+    async fn create_travel_request(
+        &self,
+        r: &NewTravelRequest,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_create(r, audit).await
+    }
+
+    async fn get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>> {
+        self.trip_get(id).await
+    }
+
+    async fn decide_leg(
+        &self,
+        d: &LegDecision,
+        to: warden_domain::trip::LegStatus,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_decide(d, to, audit).await
+    }
+
+    async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {
+        self.trip_queue(q).await
     }
 
     async fn append_audit(

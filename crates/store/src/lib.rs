@@ -129,6 +129,40 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<AdvisoryChange>>;
 
+    // ---- TRIP ----
+    /// The DO sets how an area processes travel; recorded with who, when, why.
+    async fn set_processing_mode(
+        &self,
+        area: &AreaCode,
+        mode: warden_domain::trip::ProcessingMode,
+        actor: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<()>;
+    /// The area's current mode (automatic when never set).
+    async fn processing_mode(&self, area: &AreaCode)
+        -> Result<warden_domain::trip::ProcessingMode>;
+    /// Every change of the area's mode, newest first.
+    async fn processing_mode_history(&self, area: &AreaCode) -> Result<Vec<ProcessingModeChange>>;
+    /// Records a trip. Each leg's kind and first status come from its area's
+    /// mode, read in the same transaction: acknowledged (automatic) or pending (manual).
+    async fn create_travel_request(
+        &self,
+        r: &NewTravelRequest,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest>;
+    async fn get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>>;
+    /// Decides a pending leg (compare-and-set: a leg already decided is a
+    /// Conflict and keeps its first decision).
+    async fn decide_leg(
+        &self,
+        d: &LegDecision,
+        to: warden_domain::trip::LegStatus,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest>;
+    /// Pending clearance requests, oldest departure first.
+    async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>>;
+
     // ---- audit ----
     async fn append_audit(
         &self,

@@ -463,3 +463,108 @@ impl AuditEntry {
         )
     }
 }
+
+// ---- TRIP ----
+
+use warden_domain::trip::{
+    ClearanceDecision, DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcessingModeChange {
+    pub area: AreaCode,
+    pub mode: ProcessingMode,
+    pub set_by: Uuid,
+    pub set_by_name: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewLeg {
+    /// What the traveller typed for the origin and destination, resolved labels.
+    pub origin: String,
+    pub destination: String,
+    /// The area the leg enters.
+    pub area: AreaCode,
+    pub depart: DateTime<Utc>,
+    pub arrive: DateTime<Utc>,
+    /// IANA zones the times were given in (for display in local time).
+    pub depart_tz: Option<String>,
+    pub arrive_tz: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewTravelRequest {
+    pub traveller: Uuid,
+    pub submitted_by: Uuid,
+    pub purpose: TripPurpose,
+    /// Travel authorisation number from an agency's ERP, if any.
+    pub ta_number: Option<String>,
+    pub legs: Vec<NewLeg>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Leg {
+    /// 1-based position in the itinerary.
+    pub seq: i32,
+    pub origin: String,
+    pub destination: String,
+    pub area: AreaCode,
+    pub area_name: String,
+    pub country: CountryCode,
+    pub depart: DateTime<Utc>,
+    pub arrive: DateTime<Utc>,
+    pub depart_tz: Option<String>,
+    pub arrive_tz: Option<String>,
+    /// The area's processing mode when the leg was (re-)evaluated.
+    pub kind: LegKind,
+    pub status: LegStatus,
+    pub decided_by: Option<Uuid>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub grounds: Vec<DenialGround>,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TravelRequest {
+    pub id: Uuid,
+    pub traveller: Uuid,
+    pub traveller_name: String,
+    pub submitted_by: Uuid,
+    pub purpose: TripPurpose,
+    pub ta_number: Option<String>,
+    pub status: TripStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub legs: Vec<Leg>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LegDecision {
+    pub request: Uuid,
+    pub seq: i32,
+    pub decision: ClearanceDecision,
+    pub grounds: Vec<DenialGround>,
+    pub comment: String,
+    pub actor: Uuid,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClearanceQuery {
+    /// Pending legs in this country (required unless global).
+    pub country: Option<CountryCode>,
+    pub area: Option<AreaCode>,
+    pub page: PageRequest,
+}
+
+/// A pending clearance request in a reviewer's queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueuedLeg {
+    pub request: Uuid,
+    pub traveller_name: String,
+    pub purpose: TripPurpose,
+    pub leg: Leg,
+    pub submitted_at: DateTime<Utc>,
+}

@@ -109,6 +109,9 @@ where
     concurrent_transitions_keep_the_first(&fresh().await).await;
     failed_writes_change_nothing(&fresh().await).await;
     advisory_edits(&fresh().await).await;
+    processing_modes(&fresh().await).await;
+    travel_requests(&fresh().await).await;
+    racing_leg_decisions_keep_the_first(&fresh().await).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {
@@ -729,4 +732,296 @@ pub async fn advisory_edits(s: &dyn Store) {
         )
         .await;
     assert!(matches!(r, Err(StoreError::NotFound(_))));
+}
+
+use warden_domain::trip::{
+    ClearanceDecision, DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
+};
+
+fn at(day: u32, hour: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 12, day, hour, 0, 0)
+        .unwrap()
+}
+
+fn leg(code: &str, day: u32) -> NewLeg {
+    NewLeg {
+        origin: "Geneva (GVA), Switzerland".into(),
+        destination: format!("{code} destination"),
+        area: AreaCode::parse(code).unwrap(),
+        depart: at(day, 6),
+        arrive: at(day, 14),
+        depart_tz: Some("Europe/Zurich".into()),
+        arrive_tz: Some("Asia/Kabul".into()),
+    }
+}
+
+pub async fn processing_modes(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    assert_eq!(
+        s.processing_mode(&kab).await.unwrap(),
+        ProcessingMode::Automatic,
+        "automatic until the DO decides"
+    );
+    s.set_processing_mode(
+        &kab,
+        ProcessingMode::Manual,
+        dof.id,
+        "SMT decision of 3 December",
+        &sys(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.processing_mode(&kab).await.unwrap(),
+        ProcessingMode::Manual
+    );
+    s.set_processing_mode(
+        &kab,
+        ProcessingMode::Automatic,
+        dof.id,
+        "situation eased",
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let h = s.processing_mode_history(&kab).await.unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(
+        (h[0].mode, h[0].reason.as_str()),
+        (ProcessingMode::Automatic, "situation eased"),
+        "newest first"
+    );
+    assert_eq!(h[1].set_by_name, "do Display");
+    let r = s
+        .set_processing_mode(
+            &AreaCode::parse("AF-NOPE").unwrap(),
+            ProcessingMode::Manual,
+            dof.id,
+            "x",
+            &sys(),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let audit = s
+        .list_audit(&AuditQuery {
+            action_prefix: Some("area.processing_mode".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.total, 2);
+}
+
+pub async fn travel_requests(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
+    let t = user(s, "traveller", vec![(Role::Traveller, "global")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    s.set_processing_mode(
+        &kab,
+        ProcessingMode::Manual,
+        dof.id,
+        "clearance required",
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let before = s.list_audit(&AuditQuery::default()).await.unwrap().total;
+    let r = s
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: t.id,
+                submitted_by: t.id,
+                purpose: TripPurpose::Official,
+                ta_number: Some("TA-1".into()),
+                legs: vec![leg("AF-HER", 1), leg("AF-KAB", 3)],
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.legs.len(), 2);
+    assert_eq!(
+        (r.legs[0].seq, r.legs[0].kind, r.legs[0].status),
+        (1, LegKind::Notification, LegStatus::Acknowledged)
+    );
+    assert_eq!(
+        (r.legs[1].seq, r.legs[1].kind, r.legs[1].status),
+        (2, LegKind::Clearance, LegStatus::Pending)
+    );
+    assert_eq!(r.legs[1].area_name, "Kabul");
+    assert_eq!(r.legs[1].depart, at(3, 6));
+    assert_eq!(r.legs[1].arrive_tz.as_deref(), Some("Asia/Kabul"));
+    assert_eq!(r.status, TripStatus::Pending);
+    assert_eq!(r.traveller_name, "traveller Display");
+    assert_eq!(s.get_travel_request(r.id).await.unwrap().unwrap(), r);
+    assert!(s
+        .get_travel_request(Uuid::now_v7())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.list_audit(&AuditQuery::default()).await.unwrap().total,
+        before + 1
+    );
+
+    let q = s
+        .clearance_queue(&ClearanceQuery {
+            country: Some(CountryCode::parse("AF").unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(q.total, 1);
+    assert_eq!((q.items[0].request, q.items[0].leg.seq), (r.id, 2));
+    assert_eq!(
+        s.clearance_queue(&ClearanceQuery {
+            country: Some(CountryCode::parse("ML").unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .total,
+        0
+    );
+
+    let d = LegDecision {
+        request: r.id,
+        seq: 2,
+        decision: ClearanceDecision::Return,
+        grounds: vec![],
+        comment: "Which hotel?".into(),
+        actor: sa.id,
+    };
+    let r2 = s.decide_leg(&d, LegStatus::Returned, &sys()).await.unwrap();
+    assert_eq!(
+        (r2.legs[1].status, r2.status),
+        (LegStatus::Returned, TripStatus::Returned)
+    );
+    assert_eq!(r2.legs[1].decided_by_name.as_deref(), Some("sa Display"));
+    assert_eq!(r2.legs[1].comment, "Which hotel?");
+    // A decided leg keeps its first decision.
+    let d2 = LegDecision {
+        decision: ClearanceDecision::Deny,
+        grounds: vec![DenialGround::SecuritySituation],
+        comment: "no".into(),
+        ..d.clone()
+    };
+    assert!(matches!(
+        s.decide_leg(&d2, LegStatus::Denied, &sys()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.get_travel_request(r.id).await.unwrap().unwrap().legs[1].status,
+        LegStatus::Returned
+    );
+    // Unknown request or leg.
+    assert!(matches!(
+        s.decide_leg(
+            &LegDecision {
+                seq: 9,
+                ..d.clone()
+            },
+            LegStatus::Granted,
+            &sys()
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.decide_leg(
+            &LegDecision {
+                request: Uuid::now_v7(),
+                ..d.clone()
+            },
+            LegStatus::Granted,
+            &sys()
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        s.clearance_queue(&ClearanceQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // A leg into an unknown area writes nothing.
+    let n = s.list_audit(&AuditQuery::default()).await.unwrap().total;
+    let bad = s
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: t.id,
+                submitted_by: t.id,
+                purpose: TripPurpose::Personal,
+                ta_number: None,
+                legs: vec![leg("AF-HER", 1), leg("AF-NOPE", 2)],
+            },
+            &sys(),
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::NotFound(_))), "{bad:?}");
+    assert_eq!(s.list_audit(&AuditQuery::default()).await.unwrap().total, n);
+}
+
+pub async fn racing_leg_decisions_keep_the_first(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let t = user(s, "t", vec![(Role::Traveller, "global")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "x", &sys())
+        .await
+        .unwrap();
+    let r = s
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: t.id,
+                submitted_by: t.id,
+                purpose: TripPurpose::Official,
+                ta_number: None,
+                legs: vec![leg("AF-KAB", 1)],
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let grant = LegDecision {
+        request: r.id,
+        seq: 1,
+        decision: ClearanceDecision::Grant,
+        grounds: vec![],
+        comment: String::new(),
+        actor: dof.id,
+    };
+    let deny = LegDecision {
+        decision: ClearanceDecision::Deny,
+        grounds: vec![DenialGround::SecuritySituation],
+        comment: "fighting".into(),
+        ..grant.clone()
+    };
+    let (c1, c2) = (sys(), sys());
+    let (a, b) = tokio::join!(
+        s.decide_leg(&grant, LegStatus::Granted, &c1),
+        s.decide_leg(&deny, LegStatus::Denied, &c2)
+    );
+    assert!(
+        a.is_ok() ^ b.is_ok(),
+        "exactly one decision wins: {a:?} {b:?}"
+    );
+    let final_status = s.get_travel_request(r.id).await.unwrap().unwrap().legs[0].status;
+    assert_eq!(
+        final_status,
+        if a.is_ok() {
+            LegStatus::Granted
+        } else {
+            LegStatus::Denied
+        }
+    );
 }

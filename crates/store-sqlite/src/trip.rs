@@ -1,0 +1,370 @@
+//! TRIP storage on SQLite: processing modes, travel requests, legs.
+
+use crate::{audit_tx, be, parse_ts, ts, uuid, SqliteStore};
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+use warden_domain::trip::{
+    DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
+};
+use warden_domain::{AreaCode, CountryCode};
+use warden_store::*;
+
+fn bad(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn mode_of(s: &str) -> Result<ProcessingMode> {
+    ProcessingMode::parse(s).map_err(bad)
+}
+
+fn leg_row(r: &SqliteRow) -> Result<Leg> {
+    let kind = match r.get::<&str, _>("kind") {
+        "clearance" => LegKind::Clearance,
+        "notification" => LegKind::Notification,
+        other => return Err(bad(format!("bad leg kind {other:?}"))),
+    };
+    let grounds: Vec<String> = serde_json::from_str(r.get::<&str, _>("grounds")).map_err(bad)?;
+    Ok(Leg {
+        seq: r.get::<i64, _>("seq") as i32,
+        origin: r.get("origin"),
+        destination: r.get("destination"),
+        area: AreaCode::parse(r.get("area_code")).map_err(bad)?,
+        area_name: r.get("area_name"),
+        country: CountryCode::parse(r.get("country")).map_err(bad)?,
+        depart: parse_ts(r.get("depart"))?,
+        arrive: parse_ts(r.get("arrive"))?,
+        depart_tz: r.get("depart_tz"),
+        arrive_tz: r.get("arrive_tz"),
+        kind,
+        status: LegStatus::parse(r.get("status")).ok_or_else(|| bad("bad leg status"))?,
+        decided_by: r
+            .get::<Option<String>, _>("decided_by")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
+        decided_by_name: r.get("decided_by_name"),
+        decided_at: r
+            .get::<Option<String>, _>("decided_at")
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
+        grounds: grounds
+            .iter()
+            .map(|g| DenialGround::parse(g).ok_or_else(|| bad(format!("bad denial ground {g:?}"))))
+            .collect::<Result<_>>()?,
+        comment: r.get("comment"),
+    })
+}
+
+const LEG_SELECT: &str =
+    "SELECT l.*, a.name AS area_name, a.country AS country, d.display_name AS decided_by_name \
+     FROM legs l JOIN areas a ON a.code = l.area_code LEFT JOIN users d ON d.id = l.decided_by";
+
+fn purpose(s: &str) -> Result<TripPurpose> {
+    TripPurpose::parse(s).map_err(bad)
+}
+
+impl SqliteStore {
+    pub(crate) async fn trip_set_mode(
+        &self,
+        area: &AreaCode,
+        mode: ProcessingMode,
+        actor: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM areas WHERE code = ?")
+            .bind(area.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(be)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("area {area}")));
+        }
+        let at = ts(&audit.at);
+        sqlx::query(
+            "INSERT INTO area_modes (area_code, mode, set_by, set_at, reason) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (area_code) DO UPDATE SET mode = excluded.mode, set_by = excluded.set_by, set_at = excluded.set_at, reason = excluded.reason",
+        )
+        .bind(area.as_str())
+        .bind(mode.as_str())
+        .bind(actor.to_string())
+        .bind(&at)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?;
+        sqlx::query("INSERT INTO area_mode_changes (id, area_code, mode, set_by, reason, at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(Uuid::now_v7().to_string())
+            .bind(area.as_str())
+            .bind(mode.as_str())
+            .bind(actor.to_string())
+            .bind(reason)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "area.processing_mode",
+            &format!("area:{area}"),
+            json!({"mode": mode.as_str(), "reason": reason}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)
+    }
+
+    pub(crate) async fn trip_mode(&self, area: &AreaCode) -> Result<ProcessingMode> {
+        match sqlx::query("SELECT mode FROM area_modes WHERE area_code = ?")
+            .bind(area.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(be)?
+        {
+            Some(r) => mode_of(r.get("mode")),
+            None => Ok(ProcessingMode::Automatic),
+        }
+    }
+
+    pub(crate) async fn trip_mode_history(
+        &self,
+        area: &AreaCode,
+    ) -> Result<Vec<ProcessingModeChange>> {
+        sqlx::query(
+            "SELECT c.*, u.display_name AS set_by_name FROM area_mode_changes c JOIN users u ON u.id = c.set_by \
+             WHERE c.area_code = ? ORDER BY c.at DESC, c.id DESC",
+        )
+        .bind(area.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(be)?
+        .iter()
+        .map(|r| {
+            Ok(ProcessingModeChange {
+                area: area.clone(),
+                mode: mode_of(r.get("mode"))?,
+                set_by: uuid(r.get("set_by"))?,
+                set_by_name: r.get("set_by_name"),
+                reason: r.get("reason"),
+                at: parse_ts(r.get("at"))?,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) async fn trip_create(
+        &self,
+        r: &NewTravelRequest,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        let id = Uuid::now_v7();
+        let now = ts(&audit.at);
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(r.traveller.to_string())
+            .bind(r.submitted_by.to_string())
+            .bind(r.purpose.as_str())
+            .bind(&r.ta_number)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        let mut kinds = vec![];
+        for (i, l) in r.legs.iter().enumerate() {
+            let area = sqlx::query("SELECT a.code, m.mode FROM areas a LEFT JOIN area_modes m ON m.area_code = a.code WHERE a.code = ?")
+                .bind(l.area.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?
+                .ok_or_else(|| StoreError::NotFound(format!("area {} (legs[{i}])", l.area)))?;
+            let mode = match area.get::<Option<String>, _>("mode") {
+                Some(m) => mode_of(&m)?,
+                None => ProcessingMode::Automatic,
+            };
+            kinds.push(mode.leg_kind().as_str());
+            sqlx::query(
+                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, kind, status) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id.to_string())
+            .bind(i as i64 + 1)
+            .bind(&l.origin)
+            .bind(&l.destination)
+            .bind(l.area.as_str())
+            .bind(ts(&l.depart))
+            .bind(ts(&l.arrive))
+            .bind(&l.depart_tz)
+            .bind(&l.arrive_tz)
+            .bind(mode.leg_kind().as_str())
+            .bind(LegStatus::initial(mode).as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        }
+        audit_tx(
+            &mut tx,
+            audit,
+            "trip.submit",
+            &format!("trip:{id}"),
+            json!({"purpose": r.purpose.as_str(), "legs": r.legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>(), "kinds": kinds, "ta_number": r.ta_number}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.trip_get(id).await?.ok_or_else(|| bad("trip vanished"))
+    }
+
+    pub(crate) async fn trip_get(&self, id: Uuid) -> Result<Option<TravelRequest>> {
+        let Some(r) = sqlx::query("SELECT t.*, u.display_name AS traveller_name FROM travel_requests t JOIN users u ON u.id = t.traveller_id WHERE t.id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(be)?
+        else {
+            return Ok(None);
+        };
+        let legs: Vec<Leg> = sqlx::query(&format!(
+            "{LEG_SELECT} WHERE l.request_id = ? ORDER BY l.seq"
+        ))
+        .bind(id.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(be)?
+        .iter()
+        .map(leg_row)
+        .collect::<Result<_>>()?;
+        let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
+        Ok(Some(TravelRequest {
+            id,
+            traveller: uuid(r.get("traveller_id"))?,
+            traveller_name: r.get("traveller_name"),
+            submitted_by: uuid(r.get("submitted_by"))?,
+            purpose: purpose(r.get("purpose"))?,
+            ta_number: r.get("ta_number"),
+            status: TripStatus::of(&statuses),
+            created_at: parse_ts(r.get("created_at"))?,
+            updated_at: parse_ts(r.get("updated_at"))?,
+            legs,
+        }))
+    }
+
+    pub(crate) async fn trip_decide(
+        &self,
+        d: &LegDecision,
+        to: LegStatus,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        let mut tx = self.begin().await?;
+        let now = ts(&audit.at);
+        let grounds: Vec<&str> = d.grounds.iter().map(|g| g.as_str()).collect();
+        let n = sqlx::query(
+            "UPDATE legs SET status = ?, decided_by = ?, decided_at = ?, grounds = ?, comment = ? \
+             WHERE request_id = ? AND seq = ? AND status = 'pending'",
+        )
+        .bind(to.as_str())
+        .bind(d.actor.to_string())
+        .bind(&now)
+        .bind(serde_json::to_string(&grounds).map_err(bad)?)
+        .bind(&d.comment)
+        .bind(d.request.to_string())
+        .bind(d.seq as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        if n != 1 {
+            let cur = sqlx::query("SELECT status FROM legs WHERE request_id = ? AND seq = ?")
+                .bind(d.request.to_string())
+                .bind(d.seq as i64)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?;
+            return Err(match cur {
+                None => {
+                    StoreError::NotFound(format!("leg {} of travel request {}", d.seq, d.request))
+                }
+                Some(r) => StoreError::Conflict(format!(
+                    "leg {} is {} and no longer awaits a decision; the first decision stands",
+                    d.seq,
+                    r.get::<&str, _>("status")
+                )),
+            });
+        }
+        sqlx::query("UPDATE travel_requests SET updated_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(d.request.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "trip.decide",
+            &format!("trip:{}", d.request),
+            json!({"leg": d.seq, "decision": d.decision.as_str(), "grounds": grounds, "comment": d.comment}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.trip_get(d.request)
+            .await?
+            .ok_or_else(|| bad("trip vanished"))
+    }
+
+    pub(crate) async fn trip_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {
+        fn filters<'a>(b: &mut QueryBuilder<'a, Sqlite>, q: &'a ClearanceQuery) {
+            b.push(" WHERE l.status = 'pending'");
+            if let Some(c) = &q.country {
+                b.push(" AND a.country = ").push_bind(c.as_str());
+            }
+            if let Some(a) = &q.area {
+                b.push(" AND l.area_code = ").push_bind(a.as_str());
+            }
+        }
+        let from = " FROM legs l JOIN areas a ON a.code = l.area_code JOIN travel_requests t ON t.id = l.request_id \
+                    JOIN users u ON u.id = t.traveller_id LEFT JOIN users d ON d.id = l.decided_by";
+        let mut count = QueryBuilder::<Sqlite>::new(format!("SELECT COUNT(*){from}"));
+        filters(&mut count, q);
+        let total: i64 = count
+            .build()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
+        let mut b = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT l.*, a.name AS area_name, a.country AS country, d.display_name AS decided_by_name, \
+             u.display_name AS traveller_name, t.purpose AS purpose, t.created_at AS submitted_at{from}"
+        ));
+        filters(&mut b, q);
+        b.push(" ORDER BY l.depart, l.request_id, l.seq LIMIT ")
+            .push_bind(q.page.limit)
+            .push(" OFFSET ")
+            .push_bind(q.page.offset);
+        let items = b
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(be)?
+            .iter()
+            .map(|r| {
+                Ok(QueuedLeg {
+                    request: uuid(r.get("request_id"))?,
+                    traveller_name: r.get("traveller_name"),
+                    purpose: purpose(r.get("purpose"))?,
+                    leg: leg_row(r)?,
+                    submitted_at: parse_ts(r.get("submitted_at"))?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: q.page.limit,
+            offset: q.page.offset,
+        })
+    }
+}
