@@ -107,7 +107,6 @@ fn alert_id(state: &AppState, cc: &str, version: i64) -> String {
 pub fn advisory_alert(state: &AppState, adv: &Advisory) -> Alert {
     let cc = adv.country.alpha2.as_str();
     let sent = adv.updated_at.unwrap_or_else(warden_store::now_micros);
-    let (scope, restriction) = scope(state);
     let infos: Vec<Info> = adv
         .areas
         .iter()
@@ -146,17 +145,37 @@ pub fn advisory_alert(state: &AppState, adv: &Advisory) -> Alert {
             )
         })
         .collect();
-    let references = if adv.version > 1 {
+    let note = infos.is_empty().then(|| {
+        format!(
+            "No security level has been approved yet for any area of {}.",
+            adv.country.name
+        )
+    });
+    versioned_alert(state, cc, adv.version, sent, note, infos)
+}
+
+/// Version N of a country's advisory as a CAP alert; from version 2 on it
+/// is an Update referencing version N-1.
+fn versioned_alert(
+    state: &AppState,
+    cc: &str,
+    version: i64,
+    sent: DateTime<Utc>,
+    note: Option<String>,
+    infos: Vec<Info>,
+) -> Alert {
+    let (scope, restriction) = scope(state);
+    let references = if version > 1 {
         vec![Reference {
             sender: state.config.cap_sender.clone(),
-            identifier: alert_id(state, cc, adv.version - 1),
+            identifier: alert_id(state, cc, version - 1),
             sent: fixed(sent),
         }]
     } else {
         vec![]
     };
     Alert {
-        identifier: alert_id(state, cc, adv.version),
+        identifier: alert_id(state, cc, version),
         sender: state.config.cap_sender.clone(),
         sent: fixed(sent),
         status: Status::Actual,
@@ -170,14 +189,7 @@ pub fn advisory_alert(state: &AppState, adv: &Advisory) -> Alert {
         restriction,
         addresses: None,
         codes: vec![],
-        note: if infos.is_empty() {
-            Some(format!(
-                "No security level has been approved yet for any area of {}.",
-                adv.country.name
-            ))
-        } else {
-            None
-        },
+        note,
         references,
         incidents: None,
         infos,
@@ -186,48 +198,20 @@ pub fn advisory_alert(state: &AppState, adv: &Advisory) -> Alert {
 
 /// One change of an advisory as a CAP alert about the one area it concerns.
 pub fn change_alert(state: &AppState, ch: &AdvisoryChange, area: &Area, text: &str) -> Alert {
-    let (scope, restriction) = scope(state);
-    let cc = ch.country.as_str();
-    let references = if ch.version > 1 {
-        vec![Reference {
-            sender: state.config.cap_sender.clone(),
-            identifier: alert_id(state, cc, ch.version - 1),
-            sent: fixed(ch.at),
-        }]
+    let description = if text.is_empty() {
+        ch.summary.clone()
     } else {
-        vec![]
+        text.to_string()
     };
-    Alert {
-        identifier: alert_id(state, cc, ch.version),
-        sender: state.config.cap_sender.clone(),
-        sent: fixed(ch.at),
-        status: Status::Actual,
-        msg_type: if references.is_empty() {
-            MsgType::Alert
-        } else {
-            MsgType::Update
-        },
-        source: None,
-        scope,
-        restriction,
-        addresses: None,
-        codes: vec![],
-        note: None,
-        references,
-        incidents: None,
-        infos: vec![info_for(
-            state,
-            area,
-            ch.summary.clone(),
-            if text.is_empty() {
-                ch.summary.clone()
-            } else {
-                text.to_string()
-            },
-            None,
-            ch.at,
-        )],
-    }
+    let info = info_for(state, area, ch.summary.clone(), description, None, ch.at);
+    versioned_alert(
+        state,
+        ch.country.as_str(),
+        ch.version,
+        ch.at,
+        None,
+        vec![info],
+    )
 }
 
 pub fn feed(state: &AppState, title: String, self_path: &str, changes: &[AdvisoryChange]) -> Feed {

@@ -41,6 +41,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/users"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/areas/{code}/processing-mode"),
+    ("put", "/api/v1/areas/{code}/processing-mode"),
+    ("post", "/api/v1/travel-requests"),
+    ("get", "/api/v1/travel-requests/{id}"),
+    ("post", "/api/v1/travel-requests/{id}/legs/{n}/decision"),
+    ("get", "/api/v1/clearances"),
     ("get", "/healthz"),
 ];
 
@@ -222,7 +228,8 @@ async fn health_metrics_and_openapi_cover_every_route() {
         let concrete = path
             .replace("{code}", "AF-KAB")
             .replace("{country}", "AF")
-            .replace("{id}", &uuid::Uuid::new_v4().to_string());
+            .replace("{id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{n}", "1");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = (m != Method::GET).then(|| json!({}));
         let r = app.call(m, &concrete, None, body.as_ref()).await;
@@ -1097,5 +1104,29 @@ async fn workflow_submit_validate_approve_postgres() {
     let h = app.get("/healthz").await.ok(200);
     assert_eq!(h["database"], "postgres");
     full_workflow(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn malformed_path_and_query_values_are_problems() {
+    let app = common::spawn_app().await;
+    // A query value of the wrong type.
+    let r = app.get("/api/v1/lookup?lat=north&lon=69.1").await;
+    let p = r.problem(422, Some("query"));
+    assert!(p["detail"].as_str().unwrap().contains("lat"), "{p}");
+    let r = app.get("/api/v1/advisories/AF/cap?version=latest").await;
+    r.problem(422, Some("query"));
+    // A path value of the wrong type, for a signed-in caller.
+    let token = app.token(&app.users.admin).await;
+    let r = app.get_as("/api/v1/assessments/not-a-uuid", &token).await;
+    let p = r.problem(422, Some("path"));
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("uuid"),
+        "{p}"
+    );
     app.finish().await;
 }

@@ -1,11 +1,12 @@
 use crate::api::advisories::MeasureDto;
 use crate::api::session::UserDto;
+use crate::api::Query;
 use crate::api::{Body, PageOf, Paging};
 use crate::auth::{ApiUser, Authed};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::service;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};

@@ -1,11 +1,12 @@
 use crate::api::areas::{check_public, parse_code, AreaDto};
 use crate::api::Body;
+use crate::api::{Path, Query};
 use crate::auth::ApiUser;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::publishing;
 use crate::service;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;

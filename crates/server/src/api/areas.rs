@@ -1,9 +1,10 @@
 use crate::api::{Body, PageOf, Paging};
+use crate::api::{Path, Query};
 use crate::auth::ApiUser;
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::service;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;

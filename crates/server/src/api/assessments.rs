@@ -1,9 +1,10 @@
 use crate::api::{Body, PageOf, Paging};
+use crate::api::{Path, Query};
 use crate::auth::{ApiUser, Authed};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::service::{self, Decision, Proposal};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};

@@ -6,6 +6,7 @@ pub mod advisories;
 pub mod areas;
 pub mod assessments;
 pub mod session;
+pub mod trips;
 
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
@@ -16,6 +17,38 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
+
+/// Path parameters; a value that does not parse is a 422 problem naming it.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::invalid("path", e.body_text()))
+    }
+}
+
+/// Query parameters; a value that does not parse is a 422 problem naming it.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::invalid("query", e.body_text()))
+    }
+}
 
 /// A JSON request body. Wrong content type, unreadable JSON, a wrong type in a
 /// field, or a body over the size limit each give a problem document naming
@@ -87,6 +120,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         advisories::update_advisory_area,
         assessments::list, assessments::create, assessments::get_one, assessments::act,
         admin::list_measures, admin::create_measure, admin::list_users, admin::create_user, admin::list_audit, admin::verify_audit,
+        trips::set_mode, trips::get_mode, trips::create_request, trips::get_request, trips::decide, trips::queue,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -97,6 +131,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "assessments", description = "Security threat assessments: submit, validate, approve"),
         (name = "session", description = "Authentication"),
         (name = "admin", description = "Users, measures catalogue, audit log"),
+        (name = "trips", description = "TRIP: processing modes, travel notifications and security clearances"),
     )
 )]
 pub struct ApiDoc;
@@ -159,6 +194,17 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(admin::list_users).post(admin::create_user))
         .route("/audit", get(admin::list_audit))
         .route("/audit/verify", get(admin::verify_audit))
+        .route(
+            "/areas/{code}/processing-mode",
+            get(trips::get_mode).put(trips::set_mode),
+        )
+        .route("/travel-requests", post(trips::create_request))
+        .route("/travel-requests/{id}", get(trips::get_request))
+        .route(
+            "/travel-requests/{id}/legs/{n}/decision",
+            post(trips::decide),
+        )
+        .route("/clearances", get(trips::queue))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
 }
 

@@ -1,4 +1,4 @@
-use super::pages::{work_items, PageError, WorkItem};
+use super::pages::{show_page, work_items, PageError, WorkItem};
 use super::{error_page, fmt_time, lang, render, see_other, Base, LevelView};
 use crate::api::areas::parse_code;
 use crate::auth::{Authed, WebUser};
@@ -128,10 +128,7 @@ pub async fn queue(
         })
     }
     .await;
-    match r {
-        Ok(p) => render(&p),
-        Err(e) => e.into_response_page(&state, &headers, Some(&who)),
-    }
+    show_page(r, &state, &headers, Some(&who))
 }
 
 #[derive(Template)]

@@ -95,8 +95,8 @@ pub async fn dashboard(
         ),
         q.done.as_deref(),
     );
-    if !state.config.public_advisories && who.is_none() {
-        return super::see_other("/login");
+    if let Some(to_login) = public_gate(&state, who.as_ref()) {
+        return to_login;
     }
     let r = async {
         let summaries = state.store.list_countries().await?;
@@ -206,10 +206,25 @@ pub async fn dashboard(
         })
     }
     .await;
+    show_page(r, &state, &headers, who.as_ref())
+}
+
+/// Renders a page, or the error page in the user's language.
+pub(super) fn show_page<P: Template>(
+    r: Result<P, ApiError>,
+    state: &AppState,
+    headers: &HeaderMap,
+    who: Option<&crate::auth::Authed>,
+) -> Response {
     match r {
-        Ok(page) => render(&page),
-        Err(e) => e.into_response_page(&state, &headers, who.as_ref()),
+        Ok(p) => render(&p),
+        Err(e) => e.into_response_page(state, headers, who),
     }
+}
+
+/// When levels are not public, anonymous visitors go to the login page.
+fn public_gate(state: &AppState, who: Option<&crate::auth::Authed>) -> Option<Response> {
+    (!state.config.public_advisories && who.is_none()).then(|| super::see_other("/login"))
 }
 
 pub(super) trait PageError {
@@ -261,8 +276,8 @@ pub async fn country(
 ) -> Response {
     let t = lang(&headers, &state);
     let who = who.map(|w| w.0);
-    if !state.config.public_advisories && who.is_none() {
-        return super::see_other("/login");
+    if let Some(to_login) = public_gate(&state, who.as_ref()) {
+        return to_login;
     }
     let r = async {
         let cc = CountryCode::parse(&cc)?;
@@ -305,10 +320,7 @@ pub async fn country(
         })
     }
     .await;
-    match r {
-        Ok(p) => render(&p),
-        Err(e) => e.into_response_page(&state, &headers, who.as_ref()),
-    }
+    show_page(r, &state, &headers, who.as_ref())
 }
 
 pub struct HistoryRow {
@@ -349,8 +361,8 @@ pub async fn area(
 ) -> Response {
     let t = lang(&headers, &state);
     let who = who.map(|w| w.0);
-    if !state.config.public_advisories && who.is_none() {
-        return super::see_other("/login");
+    if let Some(to_login) = public_gate(&state, who.as_ref()) {
+        return to_login;
     }
     let r = async {
         let code = parse_code(&code)?;
@@ -447,10 +459,7 @@ pub async fn area(
         })
     }
     .await;
-    match r {
-        Ok(p) => render(&p),
-        Err(e) => e.into_response_page(&state, &headers, who.as_ref()),
-    }
+    show_page(r, &state, &headers, who.as_ref())
 }
 
 pub struct AdvisoryRow {
@@ -484,8 +493,8 @@ pub async fn advisory(
 ) -> Response {
     let t = lang(&headers, &state);
     let who = who.map(|w| w.0);
-    if !state.config.public_advisories && who.is_none() {
-        return super::see_other("/login");
+    if let Some(to_login) = public_gate(&state, who.as_ref()) {
+        return to_login;
     }
     let r = async {
         let adv = crate::api::advisories::load_advisory(&state, &cc).await?;
@@ -538,10 +547,7 @@ pub async fn advisory(
         })
     }
     .await;
-    match r {
-        Ok(p) => render(&p),
-        Err(e) => e.into_response_page(&state, &headers, who.as_ref()),
-    }
+    show_page(r, &state, &headers, who.as_ref())
 }
 
 pub struct AuditRow {
@@ -637,8 +643,5 @@ pub async fn audit(
         })
     }
     .await;
-    match r {
-        Ok(p) => render(&p),
-        Err(e) => e.into_response_page(&state, &headers, Some(&who)),
-    }
+    show_page(r, &state, &headers, Some(&who))
 }
