@@ -412,7 +412,15 @@ async fn travel_requests_resolve_places_and_times() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clearance_decisions_and_queue() {
-    let app = spawn_app().await;
+    clearance_decisions_and_queue_on(spawn_app().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clearance_decisions_and_queue_postgres() {
+    clearance_decisions_and_queue_on(common::spawn_app_on(common::Backend::Postgres).await).await;
+}
+
+async fn clearance_decisions_and_queue_on(app: TestApp) {
     set_manual(&app, "AF-KAB").await;
     let sa = app.token(&app.users.sa_af.clone()).await;
     let do_af = app.token(&app.users.do_af.clone()).await;
