@@ -615,3 +615,48 @@ async fn clearance_decisions_and_queue_on(app: TestApp) {
     assert_eq!(q["total"], 0, "{q}");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_an_area_to_manual_turns_future_notifications_into_clearance_requests() {
+    let app = spawn_app().await;
+    let day = |d: i64| {
+        (Utc::now() + chrono::Duration::days(d))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let r = submit(&app, vec![leg("GVA", "AF-KAB", &day(10), &day(11))])
+        .await
+        .ok(201);
+    assert_eq!(
+        (
+            r["legs"][0]["mode"].as_str(),
+            r["legs"][0]["status"].as_str()
+        ),
+        (Some("notification"), Some("acknowledged"))
+    );
+    let t = app.token(&app.users.do_af.clone()).await;
+    let changed = put_mode(
+        &app,
+        &t,
+        "AF-KAB",
+        json!({"mode": "manual", "reason": "SMT decision"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(changed["reevaluated_legs"], 1);
+    let traveller = app.token(&app.users.traveller.clone()).await;
+    let id = r["id"].as_str().unwrap();
+    let after = app
+        .get_as(&format!("/api/v1/travel-requests/{id}"), &traveller)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            after["legs"][0]["mode"].as_str(),
+            after["legs"][0]["status"].as_str()
+        ),
+        (Some("clearance"), Some("pending"))
+    );
+    assert_eq!(after["status"], "pending");
+    app.finish().await;
+}

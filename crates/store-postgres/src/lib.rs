@@ -1217,7 +1217,7 @@ impl Store for PgStore {
         actor: Uuid,
         reason: &str,
         audit: &AuditContext,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         self.trip_set_processing_mode(area, mode, actor, reason, audit)
             .await
     }

@@ -88,7 +88,7 @@ impl PgStore {
         actor: Uuid,
         reason: &str,
         audit: &AuditContext,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let now = audit.at;
         let mut tx = self.begin().await?;
         // The area row's lock orders this change against submissions reading
@@ -124,15 +124,33 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(be)?;
+        // Future legs into the area take the kind and first status of the new mode.
+        let from = match m {
+            ProcessingMode::Manual => LegStatus::initial(ProcessingMode::Automatic),
+            ProcessingMode::Automatic => LegStatus::initial(ProcessingMode::Manual),
+        };
+        let reevaluated = sqlx::query(
+            "UPDATE legs SET kind = $1, status = $2 WHERE area_code = $3 AND status = $4 AND depart > $5",
+        )
+        .bind(m.leg_kind().as_str())
+        .bind(LegStatus::initial(m).as_str())
+        .bind(area.as_str())
+        .bind(from.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
         audit_tx(
             &mut tx,
             audit,
             "area.processing_mode",
             &format!("area:{area}"),
-            json!({"mode": m.as_str(), "reason": reason}),
+            json!({"mode": m.as_str(), "reason": reason, "reevaluated_legs": reevaluated}),
         )
         .await?;
-        tx.commit().await.map_err(be)
+        tx.commit().await.map_err(be)?;
+        Ok(reevaluated)
     }
 
     pub(crate) async fn trip_processing_mode(&self, area: &AreaCode) -> Result<ProcessingMode> {

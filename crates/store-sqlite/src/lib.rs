@@ -1467,7 +1467,7 @@ impl Store for SqliteStore {
         actor: Uuid,
         reason: &str,
         audit: &AuditContext,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         self.trip_set_mode(area, mode, actor, reason, audit).await
     }
 

@@ -62,6 +62,31 @@ const LEG_SELECT: &str =
     "SELECT l.*, a.name AS area_name, a.country AS country, d.display_name AS decided_by_name \
      FROM legs l JOIN areas a ON a.code = l.area_code LEFT JOIN users d ON d.id = l.decided_by";
 
+/// Future legs into `area` take the kind and first status of `mode`.
+async fn reevaluate_sqlite(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    area: &AreaCode,
+    mode: ProcessingMode,
+    now: &str,
+) -> Result<u64> {
+    let from = match mode {
+        ProcessingMode::Manual => LegStatus::initial(ProcessingMode::Automatic),
+        ProcessingMode::Automatic => LegStatus::initial(ProcessingMode::Manual),
+    };
+    Ok(sqlx::query(
+        "UPDATE legs SET kind = ?, status = ? WHERE area_code = ? AND status = ? AND depart > ?",
+    )
+    .bind(mode.leg_kind().as_str())
+    .bind(LegStatus::initial(mode).as_str())
+    .bind(area.as_str())
+    .bind(from.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(be)?
+    .rows_affected())
+}
+
 fn purpose(s: &str) -> Result<TripPurpose> {
     TripPurpose::parse(s).map_err(bad)
 }
@@ -74,7 +99,7 @@ impl SqliteStore {
         actor: Uuid,
         reason: &str,
         audit: &AuditContext,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM areas WHERE code = ?")
             .bind(area.as_str())
@@ -107,15 +132,17 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
+        let reevaluated = reevaluate_sqlite(&mut tx, area, mode, &at).await?;
         audit_tx(
             &mut tx,
             audit,
             "area.processing_mode",
             &format!("area:{area}"),
-            json!({"mode": mode.as_str(), "reason": reason}),
+            json!({"mode": mode.as_str(), "reason": reason, "reevaluated_legs": reevaluated}),
         )
         .await?;
-        tx.commit().await.map_err(be)
+        tx.commit().await.map_err(be)?;
+        Ok(reevaluated)
     }
 
     pub(crate) async fn trip_mode(&self, area: &AreaCode) -> Result<ProcessingMode> {

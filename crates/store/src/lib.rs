@@ -131,6 +131,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- TRIP ----
     /// The DO sets how an area processes travel; recorded with who, when, why.
+    /// Future legs into the area are re-evaluated in the same transaction:
+    /// turning manual makes their acknowledged notifications pending clearance
+    /// requests; turning automatic acknowledges their pending requests. Legs
+    /// already granted, denied, returned or cancelled keep their status.
+    /// Returns how many legs changed.
     async fn set_processing_mode(
         &self,
         area: &AreaCode,
@@ -138,7 +143,7 @@ pub trait Store: Send + Sync + 'static {
         actor: Uuid,
         reason: &str,
         audit: &AuditContext,
-    ) -> Result<()>;
+    ) -> Result<u64>;
     /// The area's current mode (automatic when never set).
     async fn processing_mode(&self, area: &AreaCode)
         -> Result<warden_domain::trip::ProcessingMode>;

@@ -112,6 +112,7 @@ where
     processing_modes(&fresh().await).await;
     travel_requests(&fresh().await).await;
     racing_leg_decisions_keep_the_first(&fresh().await).await;
+    mode_changes_reevaluate_future_legs(&fresh().await).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {
@@ -1023,5 +1024,116 @@ pub async fn racing_leg_decisions_keep_the_first(s: &dyn Store) {
         } else {
             LegStatus::Denied
         }
+    );
+}
+
+pub async fn mode_changes_reevaluate_future_legs(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let t = user(s, "t", vec![(Role::Traveller, "global")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    let now = now_micros();
+    let rel = |code: &str, days: i64| NewLeg {
+        depart: now + chrono::Duration::days(days),
+        arrive: now + chrono::Duration::days(days) + chrono::Duration::hours(3),
+        ..leg(code, 1)
+    };
+    let trip = |legs: Vec<NewLeg>| NewTravelRequest {
+        traveller: t.id,
+        submitted_by: t.id,
+        purpose: TripPurpose::Official,
+        ta_number: None,
+        legs,
+    };
+    let a = s
+        .create_travel_request(
+            &trip(vec![rel("AF-KAB", -3), rel("AF-KAB", 2), rel("AF-HER", 3)]),
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert!(a.legs.iter().all(|l| l.status == LegStatus::Acknowledged));
+
+    // Manual: only the future leg into Kabul becomes a clearance request.
+    assert_eq!(
+        s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "SMT decision", &sys())
+            .await
+            .unwrap(),
+        1
+    );
+    let a = s.get_travel_request(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (a.legs[0].kind, a.legs[0].status),
+        (LegKind::Notification, LegStatus::Acknowledged),
+        "past legs stay as they were"
+    );
+    assert_eq!(
+        (a.legs[1].kind, a.legs[1].status),
+        (LegKind::Clearance, LegStatus::Pending)
+    );
+    assert_eq!(
+        a.legs[2].status,
+        LegStatus::Acknowledged,
+        "other areas are untouched"
+    );
+    assert_eq!(a.status, TripStatus::Pending);
+    let audit = s
+        .list_audit(&AuditQuery {
+            action_prefix: Some("area.processing_mode".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        audit.items[0].detail.contains("\"reevaluated_legs\":1"),
+        "{}",
+        audit.items[0].detail
+    );
+
+    // A decided leg keeps its decision; a pending one goes back to a notification.
+    s.decide_leg(
+        &LegDecision {
+            request: a.id,
+            seq: 2,
+            decision: ClearanceDecision::Grant,
+            grounds: vec![],
+            comment: String::new(),
+            actor: dof.id,
+        },
+        LegStatus::Granted,
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let b = s
+        .create_travel_request(&trip(vec![rel("AF-KAB", 5)]), &sys())
+        .await
+        .unwrap();
+    assert_eq!(b.legs[0].status, LegStatus::Pending);
+    assert_eq!(
+        s.set_processing_mode(&kab, ProcessingMode::Automatic, dof.id, "eased", &sys())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.get_travel_request(a.id).await.unwrap().unwrap().legs[1].status,
+        LegStatus::Granted
+    );
+    let b = s.get_travel_request(b.id).await.unwrap().unwrap();
+    assert_eq!(
+        (b.legs[0].kind, b.legs[0].status, b.status),
+        (
+            LegKind::Notification,
+            LegStatus::Acknowledged,
+            TripStatus::Cleared
+        )
+    );
+    // Setting the same mode again changes nothing.
+    assert_eq!(
+        s.set_processing_mode(&kab, ProcessingMode::Automatic, dof.id, "again", &sys())
+            .await
+            .unwrap(),
+        0
     );
 }

@@ -52,6 +52,10 @@ pub struct ModeChangeDto {
     pub set_by_name: String,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// On a change: how many future legs into the area were re-evaluated
+    /// (notifications that became clearance requests, or the reverse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reevaluated_legs: Option<u64>,
 }
 
 impl From<ProcessingModeChange> for ModeChangeDto {
@@ -63,6 +67,7 @@ impl From<ProcessingModeChange> for ModeChangeDto {
             set_by_name: c.set_by_name,
             reason: c.reason,
             at: c.at,
+            reevaluated_legs: None,
         }
     }
 }
@@ -121,7 +126,7 @@ pub async fn set_mode(
     if reason.chars().count() > 2000 {
         return Err(ApiError::invalid("reason", "at most 2000 characters"));
     }
-    state
+    let reevaluated = state
         .store
         .set_processing_mode(&area.code, mode, who.user.id, reason, &who.audit())
         .await?;
@@ -132,7 +137,9 @@ pub async fn set_mode(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::internal("processing mode set but no history recorded"))?;
-    Ok(Json(latest.into()))
+    let mut dto = ModeChangeDto::from(latest);
+    dto.reevaluated_legs = Some(reevaluated);
+    Ok(Json(dto))
 }
 
 /// An area's processing mode and its history.
