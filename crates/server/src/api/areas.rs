@@ -400,7 +400,7 @@ pub async fn build_custom_area(
             geo::MultiPolygon(polys)
         }
         (None, false) => {
-            let geo = state.geo();
+            let rows = state.store.area_geometries(Some(&country)).await?;
             let mut union: Option<geo::MultiPolygon<f64>> = None;
             for (i, m) in r.members.iter().enumerate() {
                 let mc = AreaCode::parse(m).map_err(|_| {
@@ -415,8 +415,7 @@ pub async fn build_custom_area(
                         format!("{mc} is not in {country}"),
                     ));
                 }
-                let g = state.store.area_geometries(Some(&country)).await?;
-                let Some(row) = g.into_iter().find(|x| x.code == mc) else {
+                let Some(row) = rows.iter().find(|x| x.code == mc) else {
                     return Err(ApiError::invalid(
                         f(&format!("members[{i}]")),
                         format!("unknown area {mc}"),
@@ -428,7 +427,6 @@ pub async fn build_custom_area(
                     Some(u) => geo::BooleanOps::union(&u, &mp),
                 });
             }
-            drop(geo);
             union.expect("members not empty")
         }
         (Some(_), false) => {

@@ -355,31 +355,22 @@ async fn detail_page(
     let d = crate::api::assessments::load_visible(state, who, id).await?;
     let a = &d.assessment;
     let actions = service::available_actions(who, a);
-    let smt = if actions.contains(&AssessmentAction::Approve) {
-        state
-            .store
-            .users_with_role(Role::SmtMember, &a.country)
-            .await?
-            .into_iter()
-            .map(|u| (u.id.to_string(), u.display_name))
-            .collect()
-    } else {
-        vec![]
-    };
-    let measures = state.store.list_measures().await?;
-    let names: BTreeMap<Uuid, String> = d
-        .events
-        .iter()
-        .map(|e| (e.actor, e.actor_name.clone()))
-        .collect();
-    let all_users_smt: BTreeMap<String, String> = state
+    // SMT members of the country: offered for an approval, and used to name
+    // those recorded as consulted in past events.
+    let smt_members: Vec<(String, String)> = state
         .store
         .users_with_role(Role::SmtMember, &a.country)
         .await?
         .into_iter()
         .map(|u| (u.id.to_string(), u.display_name))
         .collect();
-    let _ = names;
+    let all_users_smt: BTreeMap<String, String> = smt_members.iter().cloned().collect();
+    let smt = if actions.contains(&AssessmentAction::Approve) {
+        smt_members
+    } else {
+        vec![]
+    };
+    let measures = state.store.list_measures().await?;
     Ok(DetailPage {
         b: Base::new(
             t,

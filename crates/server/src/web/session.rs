@@ -193,7 +193,6 @@ async fn pending_secret(state: &AppState, who: &crate::auth::Authed) -> Result<S
 }
 
 fn enrol_page(
-    state: &AppState,
     t: crate::i18n::T,
     who: &crate::auth::Authed,
     secret: String,
@@ -203,7 +202,6 @@ fn enrol_page(
         warden_auth::TotpSecret::from_base32(&secret).expect("stored secret is base32");
     let uri = warden_auth::otpauth_uri("Warden", &who.user.username, &secret_obj);
     let qr_svg = warden_auth::qr_svg(&uri).unwrap_or_default();
-    let _ = state;
     let grouped = secret
         .as_bytes()
         .chunks(4)
@@ -234,7 +232,7 @@ pub async fn enrol_form(
         return see_other("/");
     }
     match pending_secret(&state, &who).await {
-        Ok(secret) => enrol_page(&state, t, &who, secret, None),
+        Ok(secret) => enrol_page(t, &who, secret, None),
         Err(e) => e.into_response(),
     }
 }
@@ -279,7 +277,7 @@ pub async fn enrol(
             }
         }
         Err(_) => {
-            let mut resp = enrol_page(&state, t, &who, secret, Some(t.get("totp.wrong").into()));
+            let mut resp = enrol_page(t, &who, secret, Some(t.get("totp.wrong").into()));
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             resp
         }
