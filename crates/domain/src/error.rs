@@ -20,4 +20,20 @@ impl DomainError {
             message: message.into(),
         }
     }
+
+    /// The offending input of an `Invalid` error (empty otherwise).
+    pub fn field(&self) -> &str {
+        match self {
+            DomainError::Invalid { field, .. } => field,
+            _ => "",
+        }
+    }
+
+    /// The message without the field name.
+    pub fn message(&self) -> String {
+        match self {
+            DomainError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod area;
 pub mod assessment;
 pub mod error;
 pub mod level;
+pub mod people;
 pub mod role;
 pub mod trip;
 

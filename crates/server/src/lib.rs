@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod publishing;
 pub mod service;
 pub mod state;
+pub mod trips;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, Path, State};

@@ -1,31 +1,21 @@
 //! TRIP: processing modes of areas, travel requests, clearance decisions and
 //! the reviewers' queue.
 
-use crate::api::areas::{check_public, parse_code};
+use crate::api::areas::check_public;
 use crate::api::{Body, PageOf, Paging};
 use crate::api::{Path, Query};
-use crate::auth::{ApiUser, Authed};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::service;
+use crate::auth::ApiUser;
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
+use crate::trips::{self, LegInput, Reviewers};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use warden_domain::role::{has_role_for_area, has_role_for_country};
-use warden_domain::trip::{
-    check_decision, check_itinerary, ClearanceDecision, DenialGround, LegTimes, ProcessingMode,
-    TripPurpose,
-};
-use warden_domain::{AreaCode, CountryCode, Role, Scope};
-use warden_store::{
-    ClearanceQuery, Leg, LegDecision, NewLeg, NewTravelRequest, ProcessingModeChange, QueuedLeg,
-    TravelRequest,
-};
+use warden_store::{ClearanceQuery, Leg, ProcessingModeChange, QueuedLeg, TravelRequest};
 
 // ---------------------------------------------------------------------------
 // processing modes
@@ -82,15 +72,6 @@ pub struct ModeDto {
     pub history: Vec<ModeChangeDto>,
 }
 
-async fn load_area(state: &AppState, code: &str) -> ApiResult<warden_store::Area> {
-    let code = parse_code(code)?;
-    state
-        .store
-        .get_area(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("area {code}")))
-}
-
 /// Set how an area processes travel into it (the Designated Official of the area).
 #[utoipa::path(put, path = "/api/v1/areas/{code}/processing-mode", tag = "trips", security(("bearer" = [])),
     params(("code" = String, Path, description = "Area code, e.g. AF-KAB")), request_body = ModeRequest,
@@ -103,40 +84,7 @@ pub async fn set_mode(
     Path(code): Path<String>,
     Body(r): Body<ModeRequest>,
 ) -> ApiResult<Json<ModeChangeDto>> {
-    let area = load_area(&state, &code).await?;
-    if !has_role_for_area(
-        &who.user.grants,
-        Role::DesignatedOfficial,
-        &area.code,
-        &area.country,
-    ) {
-        return Err(ApiError::forbidden(format!(
-            "only the Designated Official for {} sets its processing mode",
-            area.code
-        )));
-    }
-    let mode = ProcessingMode::parse(&r.mode)?;
-    let reason = r.reason.trim();
-    if reason.is_empty() {
-        return Err(ApiError::invalid(
-            "reason",
-            "say why the mode is set (e.g. the SMT decision)",
-        ));
-    }
-    if reason.chars().count() > 2000 {
-        return Err(ApiError::invalid("reason", "at most 2000 characters"));
-    }
-    let reevaluated = state
-        .store
-        .set_processing_mode(&area.code, mode, who.user.id, reason, &who.audit())
-        .await?;
-    let latest = state
-        .store
-        .processing_mode_history(&area.code)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::internal("processing mode set but no history recorded"))?;
+    let (latest, reevaluated) = trips::set_mode(&state, &who, &code, &r.mode, &r.reason).await?;
     let mut dto = ModeChangeDto::from(latest);
     dto.reevaluated_legs = Some(reevaluated);
     Ok(Json(dto))
@@ -152,7 +100,7 @@ pub async fn get_mode(
     Path(code): Path<String>,
 ) -> ApiResult<Json<ModeDto>> {
     check_public(&state, &who)?;
-    let area = load_area(&state, &code).await?;
+    let area = trips::load_area(&state, &code).await?;
     let mode = state.store.processing_mode(&area.code).await?;
     let history = state.store.processing_mode_history(&area.code).await?;
     Ok(Json(ModeDto {
@@ -238,33 +186,6 @@ pub struct TravelRequestDto {
     pub legs: Vec<LegDto>,
 }
 
-/// Security advisers per country, fetched once per response.
-#[derive(Default)]
-struct Reviewers(HashMap<CountryCode, Vec<warden_store::User>>);
-
-impl Reviewers {
-    async fn for_area(
-        &mut self,
-        state: &AppState,
-        area: &AreaCode,
-        country: &CountryCode,
-    ) -> ApiResult<Vec<String>> {
-        if !self.0.contains_key(country) {
-            let users = state
-                .store
-                .users_with_role(Role::SecurityAdviser, country)
-                .await?;
-            self.0.insert(country.clone(), users);
-        }
-        Ok(self.0[country]
-            .iter()
-            .filter(|u| !u.disabled)
-            .filter(|u| has_role_for_area(&u.grants, Role::SecurityAdviser, area, country))
-            .map(|u| u.display_name.clone())
-            .collect())
-    }
-}
-
 async fn leg_dto(state: &AppState, rv: &mut Reviewers, l: Leg) -> ApiResult<LegDto> {
     let reviewers = rv.for_area(state, &l.area, &l.country).await?;
     Ok(LegDto {
@@ -309,106 +230,6 @@ async fn request_dto(state: &AppState, t: TravelRequest) -> ApiResult<TravelRequ
     })
 }
 
-/// A place of an itinerary, resolved.
-struct Place {
-    label: String,
-    /// The SLS area it lies in, if any.
-    area: Option<AreaCode>,
-    /// Its IANA zone (none for an area code).
-    tz: Option<chrono_tz::Tz>,
-}
-
-async fn resolve(state: &AppState, text: &str, field: &str) -> ApiResult<Place> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(ApiError::invalid(
-            field,
-            "give an area code (AF-KAB), an airport code (KBL) or a city (\"Juba, SS\")",
-        ));
-    }
-    let as_code = AreaCode::parse(t).ok();
-    if let Some(code) = &as_code {
-        if let Some(a) = state.store.get_area(code).await? {
-            return Ok(Place {
-                label: format!("{} ({})", a.name, a.code),
-                area: Some(a.code),
-                tz: None,
-            });
-        }
-    }
-    let m = match warden_geo::resolve_place(t) {
-        Ok(m) => m,
-        Err(warden_geo::PlaceError::Ambiguous { candidates, .. }) => {
-            return Err(ApiError::invalid(
-                field,
-                format!(
-                    "{t:?} is ambiguous; did you mean one of: {}? Add a country code (\"{t}, CC\") or use an airport code",
-                    candidates.join("; ")
-                ),
-            ))
-        }
-        Err(_) if as_code.is_some() => {
-            return Err(ApiError::invalid(
-                field,
-                format!("there is no area {t} (nor an airport or city of that name)"),
-            ))
-        }
-        Err(e) => return Err(ApiError::invalid(field, e.to_string())),
-    };
-    let (lon, lat) = m.lon_lat();
-    let area = state
-        .geo()
-        .index
-        .lookup(lon, lat)
-        .and_then(|c| AreaCode::parse(c).ok());
-    let tz = m.tz().parse::<chrono_tz::Tz>().ok();
-    Ok(Place {
-        label: m.label(),
-        area,
-        tz,
-    })
-}
-
-/// RFC 3339 with an offset, or a local time in the place's zone.
-fn parse_time(
-    text: &str,
-    place: &Place,
-    place_text: &str,
-    field: &str,
-) -> ApiResult<DateTime<Utc>> {
-    let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    let local = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
-        .map_err(|_| {
-            ApiError::invalid(
-                field,
-                format!("`{t}` is not a time: give RFC 3339 (2026-12-01T08:30:00+04:30) or local YYYY-MM-DDTHH:MM"),
-            )
-        })?;
-    let Some(tz) = place.tz else {
-        return Err(ApiError::invalid(
-            field,
-            format!(
-                "`{t}` has no UTC offset and {} is an area, whose local time zone is not known: add the offset (e.g. {t}+04:30), or give an airport or city",
-                place_text.trim()
-            ),
-        ));
-    };
-    match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(d) => Ok(d.with_timezone(&Utc)),
-        // A clock set back: the earlier of the two instants.
-        chrono::LocalResult::Ambiguous(a, _) => Ok(a.with_timezone(&Utc)),
-        chrono::LocalResult::None => Err(ApiError::invalid(
-            field,
-            format!("`{t}` does not exist in {tz} (the clocks skip it): give an offset"),
-        )),
-    }
-}
-
 /// Record a trip (for yourself). Each leg is answered at once: a notification
 /// (acknowledged) in an automatic area, a clearance request (pending) in a manual one.
 #[utoipa::path(post, path = "/api/v1/travel-requests", tag = "trips", security(("bearer" = [])), request_body = TravelRequestBody,
@@ -418,87 +239,22 @@ pub async fn create_request(
     ApiUser(who): ApiUser,
     Body(r): Body<TravelRequestBody>,
 ) -> ApiResult<(StatusCode, Json<TravelRequestDto>)> {
-    let purpose = TripPurpose::parse(&r.purpose)?;
-    let ta_number = r
-        .ta_number
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    if ta_number.as_ref().is_some_and(|s| s.chars().count() > 64) {
-        return Err(ApiError::invalid("ta_number", "at most 64 characters"));
-    }
-    if r.legs.is_empty() {
-        return Err(ApiError::invalid("legs", "a trip needs at least one leg"));
-    }
-    if r.legs.len() > 50 {
-        return Err(ApiError::invalid("legs", "a trip has at most 50 legs"));
-    }
-    let mut legs = Vec::with_capacity(r.legs.len());
-    let mut times = Vec::with_capacity(r.legs.len());
-    for (i, l) in r.legs.iter().enumerate() {
-        let from = resolve(&state, &l.from, &format!("legs[{i}].from")).await?;
-        let to = resolve(&state, &l.to, &format!("legs[{i}].to")).await?;
-        let Some(area) = to.area.clone() else {
-            return Err(ApiError::invalid(
-                format!("legs[{i}].to"),
-                format!("{} lies outside every SLS area this Warden knows", to.label),
-            ));
-        };
-        let depart = parse_time(&l.depart, &from, &l.from, &format!("legs[{i}].depart"))?;
-        let arrive = parse_time(&l.arrive, &to, &l.to, &format!("legs[{i}].arrive"))?;
-        times.push(LegTimes {
-            area: area.clone(),
-            depart,
-            arrive,
-        });
-        legs.push(NewLeg {
-            origin: from.label,
-            destination: to.label,
-            area,
-            depart,
-            arrive,
-            depart_tz: from.tz.map(|z| z.name().to_string()),
-            arrive_tz: to.tz.map(|z| z.name().to_string()),
-        });
-    }
-    check_itinerary(&times)?;
+    let legs: Vec<LegInput> = r
+        .legs
+        .into_iter()
+        .map(|l| LegInput {
+            from: l.from,
+            to: l.to,
+            depart: l.depart,
+            arrive: l.arrive,
+        })
+        .collect();
+    let new = trips::build_request(&state, &who, &r.purpose, r.ta_number.as_deref(), &legs).await?;
     let t = state
         .store
-        .create_travel_request(
-            &NewTravelRequest {
-                traveller: who.user.id,
-                submitted_by: who.user.id,
-                purpose,
-                ta_number,
-                legs,
-            },
-            &who.audit(),
-        )
+        .create_travel_request(&new, &who.audit())
         .await?;
     Ok((StatusCode::CREATED, Json(request_dto(&state, t).await?)))
-}
-
-fn reviews_area(who: &Authed, area: &AreaCode, country: &CountryCode) -> bool {
-    has_role_for_area(&who.user.grants, Role::SecurityAdviser, area, country)
-        || has_role_for_area(&who.user.grants, Role::DesignatedOfficial, area, country)
-}
-
-async fn load_visible(state: &AppState, who: &Authed, id: Uuid) -> ApiResult<TravelRequest> {
-    let t = state
-        .store
-        .get_travel_request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("travel request {id}")))?;
-    let visible = t.traveller == who.user.id
-        || t.submitted_by == who.user.id
-        || service::is_admin(who)
-        || t.legs
-            .iter()
-            .any(|l| reviews_area(who, &l.area, &l.country));
-    if !visible {
-        // Do not reveal that it exists.
-        return Err(ApiError::not_found(format!("travel request {id}")));
-    }
-    Ok(t)
 }
 
 /// One travel request: its traveller, the reviewers of its areas, administrators.
@@ -509,7 +265,7 @@ pub async fn get_request(
     ApiUser(who): ApiUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<TravelRequestDto>> {
-    let t = load_visible(&state, &who, id).await?;
+    let t = trips::load_visible(&state, &who, id).await?;
     Ok(Json(request_dto(&state, t).await?))
 }
 
@@ -541,67 +297,7 @@ pub async fn decide(
     Path((id, n)): Path<(Uuid, i32)>,
     Body(r): Body<DecisionRequest>,
 ) -> ApiResult<Json<TravelRequestDto>> {
-    let t = state
-        .store
-        .get_travel_request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("travel request {id}")))?;
-    let leg = t
-        .legs
-        .iter()
-        .find(|l| l.seq == n)
-        .ok_or_else(|| ApiError::not_found(format!("leg {n} of travel request {id}")))?;
-    if !reviews_area(&who, &leg.area, &leg.country) {
-        return Err(ApiError::forbidden(format!(
-            "only a security adviser or the Designated Official covering {} decides this leg",
-            leg.area
-        )));
-    }
-    if t.traveller == who.user.id {
-        return Err(ApiError::forbidden(
-            "you cannot decide a clearance for your own travel",
-        ));
-    }
-    let decision = ClearanceDecision::parse(&r.decision)?;
-    let mut grounds = Vec::with_capacity(r.grounds.len());
-    for (i, g) in r.grounds.iter().enumerate() {
-        grounds.push(DenialGround::parse(g).ok_or_else(|| {
-            ApiError::invalid(
-                format!("grounds[{i}]"),
-                format!(
-                    "`{g}` is not a ground; expected one of {}",
-                    DenialGround::ALL.map(|g| g.as_str()).join(", ")
-                ),
-            )
-        })?);
-    }
-    grounds.dedup();
-    let comment = r.comment.trim().to_string();
-    if comment.chars().count() > 4000 {
-        return Err(ApiError::invalid("comment", "at most 4000 characters"));
-    }
-    let to = check_decision(leg.status, decision, &grounds, &comment)?;
-    if decision != ClearanceDecision::Deny && !grounds.is_empty() {
-        return Err(ApiError::invalid(
-            "grounds",
-            "grounds are given only with a denial",
-        ));
-    }
-    let t = state
-        .store
-        .decide_leg(
-            &LegDecision {
-                request: id,
-                seq: n,
-                decision,
-                grounds,
-                comment,
-                actor: who.user.id,
-            },
-            to,
-            &who.audit(),
-        )
-        .await?;
+    let t = trips::decide(&state, &who, id, n, &r.decision, &r.comment, &r.grounds).await?;
     Ok(Json(request_dto(&state, t).await?))
 }
 
@@ -627,8 +323,6 @@ pub struct QueuedLegDto {
     pub leg: LegDto,
 }
 
-const REVIEWERS: [Role; 2] = [Role::SecurityAdviser, Role::DesignatedOfficial];
-
 /// Pending clearance requests for the caller to decide (security advisers and
 /// Designated Officials), oldest departure first.
 #[utoipa::path(get, path = "/api/v1/clearances", tag = "trips", security(("bearer" = [])), params(QueueFilter, Paging),
@@ -640,75 +334,7 @@ pub async fn queue(
     Query(f): Query<QueueFilter>,
     Query(p): Query<Paging>,
 ) -> ApiResult<Json<PageOf<QueuedLegDto>>> {
-    let grants: Vec<_> = who
-        .user
-        .grants
-        .iter()
-        .filter(|g| REVIEWERS.contains(&g.role))
-        .collect();
-    let global = grants.iter().any(|g| g.scope == Scope::Global);
-    let country = f
-        .country
-        .as_deref()
-        .map(|c| {
-            CountryCode::parse(c).map_err(|e| {
-                ApiError::invalid(
-                    "country",
-                    e.to_string().trim_start_matches("country: ").to_string(),
-                )
-            })
-        })
-        .transpose()?;
-    let mut area = f.area.as_deref().map(parse_code).transpose()?;
-    match (&country, &area) {
-        (Some(c), Some(a)) if &a.country() != c => {
-            return Err(ApiError::invalid("area", format!("{a} is not in {c}")))
-        }
-        (None, None) if !global => {
-            return Err(ApiError::invalid(
-                "country",
-                "give the country whose clearance requests you review",
-            ))
-        }
-        _ => {}
-    }
-    let country = country.or_else(|| area.as_ref().map(|a| a.country()));
-    if let Some(cc) = &country {
-        if !REVIEWERS
-            .iter()
-            .any(|r| has_role_for_country(&who.user.grants, *r, cc))
-        {
-            return Err(ApiError::forbidden(format!(
-                "you are not a security adviser or Designated Official in {cc}"
-            )));
-        }
-        let whole_country = grants.iter().any(|g| {
-            matches!(&g.scope, Scope::Global) || matches!(&g.scope, Scope::Country(c) if c == cc)
-        });
-        if !whole_country {
-            // Roles limited to some areas of the country.
-            let mine: Vec<AreaCode> = grants
-                .iter()
-                .filter_map(|g| match &g.scope {
-                    Scope::Area(a) if &a.country() == cc => Some(a.clone()),
-                    _ => None,
-                })
-                .collect();
-            match &area {
-                Some(a) if !mine.contains(a) => {
-                    return Err(ApiError::forbidden(format!("your roles do not cover {a}")))
-                }
-                Some(_) => {}
-                None if mine.len() == 1 => area = Some(mine[0].clone()),
-                None => {
-                    return Err(ApiError::invalid(
-                        "area",
-                        "your roles cover only some areas of this country: give the area",
-                    ))
-                }
-            }
-        }
-    }
+    let (country, area) = trips::queue_scope(&who, f.country.as_deref(), f.area.as_deref())?;
     let page = state
         .store
         .clearance_queue(&ClearanceQuery {
