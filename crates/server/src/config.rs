@@ -34,6 +34,14 @@ pub struct Config {
     pub advisory_cyber_section: bool,
     /// Default language of the interface (`en`, `fr`, `ar`).
     pub default_locale: String,
+    /// SMTP relay for e-mail notifications (plain SMTP, e.g. the host's MTA);
+    /// empty: notifications stay in the app only.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// Sender of notification e-mails.
+    pub smtp_from: String,
+    /// How often the outbox is checked when idle, in seconds.
+    pub smtp_poll_seconds: u64,
 }
 
 impl Default for Config {
@@ -53,6 +61,10 @@ impl Default for Config {
             log_format: "pretty".into(),
             advisory_cyber_section: false,
             default_locale: "en".into(),
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_from: "Warden <warden@localhost>".into(),
+            smtp_poll_seconds: 5,
         }
     }
 }
@@ -120,6 +132,10 @@ impl Config {
         }
         if self.cap_sender.contains([' ', ',', '<', '&']) {
             anyhow::bail!("cap_sender must not contain spaces, commas, '<' or '&'");
+        }
+        if !self.smtp_host.is_empty() && self.smtp_from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            anyhow::bail!("smtp_from is not an e-mail address: {:?}", self.smtp_from);
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             anyhow::bail!("log_format must be pretty or json");

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod erp;
 pub mod error;
 pub mod i18n;
+pub mod mailer;
 pub mod metrics;
 pub mod publishing;
 pub mod service;

@@ -10,6 +10,7 @@ use crate::state::AppState;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use std::collections::HashMap;
 use uuid::Uuid;
+use warden_domain::people::AirlineCode;
 use warden_domain::role::{has_role_for_area, has_role_for_country};
 use warden_domain::trip::{
     check_decision, check_itinerary, ClearanceDecision, DenialGround, LegTimes, ProcessingMode,
@@ -46,6 +47,7 @@ impl Reviewers {
 }
 
 /// A place of an itinerary, resolved.
+#[derive(Clone)]
 struct Place {
     label: String,
     /// The SLS area it lies in, if any.
@@ -154,11 +156,40 @@ pub struct LegInput {
     /// RFC 3339 with an offset, or local `YYYY-MM-DDTHH:MM` in the place's zone.
     pub depart: String,
     pub arrive: String,
+    /// The flight (`ET 308`) or airline (`ET`), if the leg is flown.
+    pub flight: Option<String>,
 }
 
 /// Resolve and check an itinerary; the field names of errors are
 /// `legs[i].from`, `legs[i].to`, `legs[i].depart`, `legs[i].arrive`.
 pub async fn build_legs(state: &AppState, input: &[LegInput]) -> ApiResult<Vec<NewLeg>> {
+    build_legs_with(state, &mut Resolver::default(), input).await
+}
+
+/// Remembers resolved places, for imports where the same few places recur
+/// across a million rows.
+#[derive(Default)]
+pub struct Resolver(HashMap<String, Place>);
+
+impl Resolver {
+    async fn get(&mut self, state: &AppState, text: &str, field: &str) -> ApiResult<Place> {
+        if let Some(p) = self.0.get(text) {
+            return Ok(p.clone());
+        }
+        let p = resolve(state, text, field).await?;
+        if self.0.len() < 100_000 {
+            self.0.insert(text.to_string(), p.clone());
+        }
+        Ok(p)
+    }
+}
+
+/// [`build_legs`] with a shared place cache.
+pub async fn build_legs_with(
+    state: &AppState,
+    places: &mut Resolver,
+    input: &[LegInput],
+) -> ApiResult<Vec<NewLeg>> {
     if input.is_empty() {
         return Err(ApiError::invalid("legs", "a trip needs at least one leg"));
     }
@@ -168,8 +199,10 @@ pub async fn build_legs(state: &AppState, input: &[LegInput]) -> ApiResult<Vec<N
     let mut legs = Vec::with_capacity(input.len());
     let mut times = Vec::with_capacity(input.len());
     for (i, l) in input.iter().enumerate() {
-        let from = resolve(state, &l.from, &format!("legs[{i}].from")).await?;
-        let to = resolve(state, &l.to, &format!("legs[{i}].to")).await?;
+        let from = places
+            .get(state, &l.from, &format!("legs[{i}].from"))
+            .await?;
+        let to = places.get(state, &l.to, &format!("legs[{i}].to")).await?;
         let Some(area) = to.area.clone() else {
             return Err(ApiError::invalid(
                 format!("legs[{i}].to"),
@@ -178,6 +211,17 @@ pub async fn build_legs(state: &AppState, input: &[LegInput]) -> ApiResult<Vec<N
         };
         let depart = parse_time(&l.depart, &from, &l.from, &format!("legs[{i}].depart"))?;
         let arrive = parse_time(&l.arrive, &to, &l.to, &format!("legs[{i}].arrive"))?;
+        let carrier = match l.flight.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            None => None,
+            Some(f) if f.len() <= 3 => Some(
+                AirlineCode::parse(f)
+                    .map_err(|e| ApiError::invalid(format!("legs[{i}].flight"), e.message()))?,
+            ),
+            Some(f) => Some(
+                AirlineCode::of_flight(f)
+                    .map_err(|e| ApiError::invalid(format!("legs[{i}].flight"), e.message()))?,
+            ),
+        };
         times.push(LegTimes {
             area: area.clone(),
             depart,
@@ -191,6 +235,7 @@ pub async fn build_legs(state: &AppState, input: &[LegInput]) -> ApiResult<Vec<N
             arrive,
             depart_tz: from.tz.map(|z| z.name().to_string()),
             arrive_tz: to.tz.map(|z| z.name().to_string()),
+            carrier,
         });
     }
     check_itinerary(&times)?;
@@ -293,6 +338,38 @@ pub async fn decide(
             &who.audit(),
         )
         .await?)
+}
+
+/// The traveller (or whoever submitted the trip) answers a returned leg.
+pub async fn answer(
+    state: &AppState,
+    who: &Authed,
+    id: Uuid,
+    n: i32,
+    answer: &str,
+) -> ApiResult<TravelRequest> {
+    let t = load_visible(state, who, id).await?;
+    if t.traveller != who.user.id && t.submitted_by != who.user.id {
+        return Err(ApiError::forbidden(
+            "only the traveller answers a returned leg",
+        ));
+    }
+    if !t.legs.iter().any(|l| l.seq == n) {
+        return Err(ApiError::not_found(format!(
+            "leg {n} of travel request {id}"
+        )));
+    }
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return Err(ApiError::invalid(
+            "answer",
+            "give the information the reviewer asked for",
+        ));
+    }
+    if answer.chars().count() > 4000 {
+        return Err(ApiError::invalid("answer", "at most 4000 characters"));
+    }
+    Ok(state.store.answer_leg(id, n, answer, &who.audit()).await?)
 }
 
 /// Roles that review clearance requests.

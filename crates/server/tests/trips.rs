@@ -84,7 +84,7 @@ async fn submit(app: &TestApp, legs: Vec<Value>) -> common::Resp {
     app.post_as(
         "/api/v1/travel-requests",
         &t,
-        &json!({"purpose": "official", "ta_number": "TA-2030-1", "legs": legs}),
+        &json!({"purpose": "official", "ta_number": format!("TA-{}", uuid::Uuid::new_v4().simple()), "legs": legs}),
     )
     .await
 }

@@ -21,11 +21,15 @@ use warden_domain::{
 };
 use warden_store::*;
 
+mod erp;
+mod notify;
 mod trip;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Travel requests go through a group-commit writer.
+    submissions: tokio::sync::mpsc::Sender<trip::SubmitJob>,
 }
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
@@ -342,7 +346,14 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().create_if_missing(true))
+            // A large page cache for the one writer, so that a big transaction
+            // (a mode change re-evaluating 100,000 legs) does not spill to disk
+            // before it commits.
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .pragma("cache_size", "-262144"),
+            )
             .await
             .map_err(be)?;
         let readers = std::thread::available_parallelism()
@@ -354,7 +365,13 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(be)?;
-        Ok(SqliteStore { writer, reader })
+        let (submissions, jobs) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(trip::submission_writer(writer.clone(), jobs));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            submissions,
+        })
     }
 
     async fn begin(&self) -> Result<Transaction<'_, Sqlite>> {
@@ -1268,6 +1285,18 @@ impl Store for SqliteStore {
                 &now,
             )
             .await?;
+            if old_level != Some(new_level) {
+                let told = notify::level_changed_tx(
+                    &mut tx,
+                    &area_code,
+                    &area_name,
+                    old_level,
+                    new_level,
+                    &ts(&now),
+                )
+                .await?;
+                detail["travellers_notified"] = json!(told);
+            }
             detail["old_level"] = json!(old_level);
             detail["new_level"] = json!(new_level);
             detail["advisory_version"] = json!(version);
@@ -1505,6 +1534,95 @@ impl Store for SqliteStore {
 
     async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {
         self.trip_queue(q).await
+    }
+
+    async fn answer_leg(
+        &self,
+        request: Uuid,
+        seq: i32,
+        answer: &str,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_answer(request, seq, answer, audit).await
+    }
+
+    async fn import_profiles(
+        &self,
+        rows: &[ProfileInput],
+        audit: &AuditContext,
+    ) -> Result<ImportCounts> {
+        self.profiles_import(rows, audit).await
+    }
+
+    async fn get_profile(&self, user: Uuid) -> Result<Option<Profile>> {
+        self.profile_get(user).await
+    }
+
+    async fn profile_users(
+        &self,
+        agency: Uuid,
+        personnel_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Uuid>> {
+        SqliteStore::profile_users(self, agency, personnel_ids).await
+    }
+
+    async fn apply_travel_authorisations(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>> {
+        self.tas_apply(agency, submitted_by, tas, audit).await
+    }
+
+    async fn publish_airline_list(
+        &self,
+        month: chrono::NaiveDate,
+        airlines: &[ApprovedAirline],
+        note: &str,
+        audit: &AuditContext,
+    ) -> Result<AirlineList> {
+        self.airlines_publish(month, airlines, note, audit).await
+    }
+
+    async fn airline_list(&self, month: Option<chrono::NaiveDate>) -> Result<Option<AirlineList>> {
+        self.airlines_get(month).await
+    }
+
+    async fn airline_lists(&self) -> Result<Vec<AirlineListSummary>> {
+        self.airlines_months().await
+    }
+
+    async fn list_notifications(
+        &self,
+        user: Uuid,
+        unread_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>> {
+        self.notifications_list(user, unread_only, page).await
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        user: Uuid,
+        ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.notifications_mark_read(user, ids, at).await
+    }
+
+    async fn claim_emails(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<OutgoingEmail>> {
+        self.emails_claim(limit, now).await
+    }
+
+    async fn finish_email(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.email_finish(id, outcome, now).await
     }
 
     async fn append_audit(

@@ -5,6 +5,7 @@ use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
+use warden_domain::people::AirlineCode;
 use warden_domain::trip::{
     DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
 };
@@ -55,6 +56,16 @@ fn leg_row(r: &SqliteRow) -> Result<Leg> {
             .map(|g| DenialGround::parse(g).ok_or_else(|| bad(format!("bad denial ground {g:?}"))))
             .collect::<Result<_>>()?,
         comment: r.get("comment"),
+        carrier: r
+            .get::<Option<String>, _>("carrier")
+            .map(|c| AirlineCode::parse(&c).map_err(bad))
+            .transpose()?,
+        answer: r.get("answer"),
+        answered_at: r
+            .get::<Option<String>, _>("answered_at")
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
     })
 }
 
@@ -74,10 +85,11 @@ async fn reevaluate_sqlite(
         ProcessingMode::Automatic => LegStatus::initial(ProcessingMode::Manual),
     };
     Ok(sqlx::query(
-        "UPDATE legs SET kind = ?, status = ? WHERE area_code = ? AND status = ? AND depart > ?",
+        "UPDATE legs SET kind = ?, status = ?, reevaluated_at = ? WHERE area_code = ? AND status = ? AND depart > ?",
     )
     .bind(mode.leg_kind().as_str())
     .bind(LegStatus::initial(mode).as_str())
+    .bind(now)
     .bind(area.as_str())
     .bind(from.as_str())
     .bind(now)
@@ -85,6 +97,180 @@ async fn reevaluate_sqlite(
     .await
     .map_err(be)?
     .rows_affected())
+}
+
+/// What the traveller is told of a decision on their leg.
+pub(crate) fn decision_message(d: &LegDecision, area_name: &str) -> (String, String) {
+    use warden_domain::trip::ClearanceDecision as D;
+    let said = if d.comment.is_empty() {
+        String::new()
+    } else {
+        format!(" The reviewer wrote: {}", d.comment)
+    };
+    match d.decision {
+        D::Grant => (
+            format!("Security clearance granted: {area_name}"),
+            format!("Leg {} of your trip, into {area_name}, is cleared.{said}", d.seq),
+        ),
+        D::Deny => (
+            format!("Security clearance denied: {area_name}"),
+            format!("Leg {} of your trip, into {area_name}, is not cleared. Do not travel.{said}", d.seq),
+        ),
+        D::Return => (
+            format!("More information needed: {area_name}"),
+            format!("Leg {} of your trip, into {area_name}, was returned to you for more information; answer it to resubmit.{said}", d.seq),
+        ),
+    }
+}
+
+/// A submission waiting for the group-commit writer.
+pub(crate) struct SubmitJob {
+    request: NewTravelRequest,
+    audit: AuditContext,
+    reply: tokio::sync::oneshot::Sender<Result<Uuid>>,
+}
+
+/// Submissions committed in one transaction at most.
+const GROUP_COMMIT_MAX: usize = 256;
+
+/// The group-commit writer: takes every submission waiting, writes each under
+/// its own savepoint (one that fails changes nothing and fails alone), commits
+/// once, then answers them all.
+pub(crate) async fn submission_writer(
+    writer: sqlx::SqlitePool,
+    mut jobs: tokio::sync::mpsc::Receiver<SubmitJob>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = be(e);
+                for j in batch {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+                continue;
+            }
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for j in &batch {
+            let r = async {
+                sqlx::query("SAVEPOINT submission")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                let id = Uuid::now_v7();
+                match insert_request_tx(&mut tx, &j.request, &j.audit, id).await {
+                    Ok(()) => {
+                        sqlx::query("RELEASE submission")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Ok(id)
+                    }
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO submission")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        sqlx::query("RELEASE submission")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            results.push(r);
+        }
+        let committed = tx.commit().await.map_err(be);
+        for (j, r) in batch.into_iter().zip(results) {
+            let _ = j.reply.send(match &committed {
+                Ok(()) => r,
+                Err(e) => Err(e.clone()),
+            });
+        }
+    }
+}
+
+/// The writes of one submission, inside `tx`.
+async fn insert_request_tx(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    r: &NewTravelRequest,
+    audit: &AuditContext,
+    id: Uuid,
+) -> Result<()> {
+    let now = ts(&audit.at);
+    // A TA number is the agency's: the ERP's copy of the TA finds this trip.
+    sqlx::query("INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, CASE WHEN ? IS NULL THEN NULL ELSE (SELECT agency_id FROM users WHERE id = ?) END, ?, ?)")
+            .bind(id.to_string())
+            .bind(r.traveller.to_string())
+            .bind(r.submitted_by.to_string())
+            .bind(r.purpose.as_str())
+            .bind(&r.ta_number)
+            .bind(&r.ta_number)
+            .bind(r.traveller.to_string())
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match be(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "TA {} is already recorded for this agency",
+                    r.ta_number.as_deref().unwrap_or_default()
+                )),
+                other => other,
+            })?;
+    let mut kinds = vec![];
+    for (i, l) in r.legs.iter().enumerate() {
+        let area = sqlx::query("SELECT a.code, m.mode FROM areas a LEFT JOIN area_modes m ON m.area_code = a.code WHERE a.code = ?")
+                .bind(l.area.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(be)?
+                .ok_or_else(|| StoreError::NotFound(format!("area {} (legs[{i}])", l.area)))?;
+        let mode = match area.get::<Option<String>, _>("mode") {
+            Some(m) => mode_of(&m)?,
+            None => ProcessingMode::Automatic,
+        };
+        kinds.push(mode.leg_kind().as_str());
+        sqlx::query(
+                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, carrier, kind, status) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id.to_string())
+            .bind(i as i64 + 1)
+            .bind(&l.origin)
+            .bind(&l.destination)
+            .bind(l.area.as_str())
+            .bind(ts(&l.depart))
+            .bind(ts(&l.arrive))
+            .bind(&l.depart_tz)
+            .bind(&l.arrive_tz)
+            .bind(l.carrier.as_ref().map(|c| c.as_str()))
+            .bind(mode.leg_kind().as_str())
+            .bind(LegStatus::initial(mode).as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(be)?;
+    }
+    audit_tx(
+            tx,
+            audit,
+            "trip.submit",
+            &format!("trip:{id}"),
+            json!({"purpose": r.purpose.as_str(), "legs": r.legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>(), "kinds": kinds, "ta_number": r.ta_number}),
+        )
+        .await?;
+    Ok(())
 }
 
 fn purpose(s: &str) -> Result<TripPurpose> {
@@ -133,12 +319,17 @@ impl SqliteStore {
             .await
             .map_err(be)?;
         let reevaluated = reevaluate_sqlite(&mut tx, area, mode, &at).await?;
+        let told = if reevaluated > 0 {
+            crate::notify::reevaluated_tx(&mut tx, area, mode, &at).await?
+        } else {
+            0
+        };
         audit_tx(
             &mut tx,
             audit,
             "area.processing_mode",
             &format!("area:{area}"),
-            json!({"mode": mode.as_str(), "reason": reason, "reevaluated_legs": reevaluated}),
+            json!({"mode": mode.as_str(), "reason": reason, "reevaluated_legs": reevaluated, "travellers_notified": told}),
         )
         .await?;
         tx.commit().await.map_err(be)?;
@@ -183,66 +374,25 @@ impl SqliteStore {
         .collect()
     }
 
+    /// Records a trip. Concurrent submissions are committed together (group
+    /// commit): each is acknowledged only once its transaction is on disk.
     pub(crate) async fn trip_create(
         &self,
         r: &NewTravelRequest,
         audit: &AuditContext,
     ) -> Result<TravelRequest> {
-        let id = Uuid::now_v7();
-        let now = ts(&audit.at);
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(id.to_string())
-            .bind(r.traveller.to_string())
-            .bind(r.submitted_by.to_string())
-            .bind(r.purpose.as_str())
-            .bind(&r.ta_number)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.submissions
+            .send(SubmitJob {
+                request: r.clone(),
+                audit: audit.clone(),
+                reply,
+            })
             .await
-            .map_err(be)?;
-        let mut kinds = vec![];
-        for (i, l) in r.legs.iter().enumerate() {
-            let area = sqlx::query("SELECT a.code, m.mode FROM areas a LEFT JOIN area_modes m ON m.area_code = a.code WHERE a.code = ?")
-                .bind(l.area.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(be)?
-                .ok_or_else(|| StoreError::NotFound(format!("area {} (legs[{i}])", l.area)))?;
-            let mode = match area.get::<Option<String>, _>("mode") {
-                Some(m) => mode_of(&m)?,
-                None => ProcessingMode::Automatic,
-            };
-            kinds.push(mode.leg_kind().as_str());
-            sqlx::query(
-                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, kind, status) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id.to_string())
-            .bind(i as i64 + 1)
-            .bind(&l.origin)
-            .bind(&l.destination)
-            .bind(l.area.as_str())
-            .bind(ts(&l.depart))
-            .bind(ts(&l.arrive))
-            .bind(&l.depart_tz)
-            .bind(&l.arrive_tz)
-            .bind(mode.leg_kind().as_str())
-            .bind(LegStatus::initial(mode).as_str())
-            .execute(&mut *tx)
+            .map_err(|_| bad("the submission writer has stopped"))?;
+        let id = rx
             .await
-            .map_err(be)?;
-        }
-        audit_tx(
-            &mut tx,
-            audit,
-            "trip.submit",
-            &format!("trip:{id}"),
-            json!({"purpose": r.purpose.as_str(), "legs": r.legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>(), "kinds": kinds, "ta_number": r.ta_number}),
-        )
-        .await?;
-        tx.commit().await.map_err(be)?;
+            .map_err(|_| bad("the submission writer has stopped"))??;
         self.trip_get(id).await?.ok_or_else(|| bad("trip vanished"))
     }
 
@@ -273,6 +423,11 @@ impl SqliteStore {
             submitted_by: uuid(r.get("submitted_by"))?,
             purpose: purpose(r.get("purpose"))?,
             ta_number: r.get("ta_number"),
+            agency: r
+                .get::<Option<String>, _>("agency_id")
+                .as_deref()
+                .map(uuid)
+                .transpose()?,
             status: TripStatus::of(&statuses),
             created_at: parse_ts(r.get("created_at"))?,
             updated_at: parse_ts(r.get("updated_at"))?,
@@ -328,6 +483,27 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
+        let (traveller, area_name): (String, String) = {
+            let r = sqlx::query("SELECT t.traveller_id, a.name FROM travel_requests t JOIN legs l ON l.request_id = t.id \
+                                 JOIN areas a ON a.code = l.area_code WHERE t.id = ? AND l.seq = ?")
+                .bind(d.request.to_string())
+                .bind(d.seq as i64)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(be)?;
+            (r.get(0), r.get(1))
+        };
+        let (subject, body) = decision_message(d, &area_name);
+        crate::notify::notify_tx(
+            &mut tx,
+            uuid(&traveller)?,
+            "leg_decided",
+            &subject,
+            &body,
+            &format!("/trips/{}", d.request),
+            &now,
+        )
+        .await?;
         audit_tx(
             &mut tx,
             audit,
@@ -338,6 +514,86 @@ impl SqliteStore {
         .await?;
         tx.commit().await.map_err(be)?;
         self.trip_get(d.request)
+            .await?
+            .ok_or_else(|| bad("trip vanished"))
+    }
+
+    pub(crate) async fn trip_answer(
+        &self,
+        request: Uuid,
+        seq: i32,
+        answer: &str,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        let mut tx = self.begin().await?;
+        let now = ts(&audit.at);
+        // Evaluated again under the area's mode now.
+        let n = sqlx::query(
+            "UPDATE legs SET \
+               kind = CASE WHEN COALESCE((SELECT mode FROM area_modes m WHERE m.area_code = legs.area_code), 'automatic') = 'manual' \
+                      THEN 'clearance' ELSE 'notification' END, \
+               status = CASE WHEN COALESCE((SELECT mode FROM area_modes m WHERE m.area_code = legs.area_code), 'automatic') = 'manual' \
+                      THEN 'pending' ELSE 'acknowledged' END, \
+               answer = ?, answered_at = ?, decided_by = NULL, decided_at = NULL, grounds = '[]' \
+             WHERE request_id = ? AND seq = ? AND status = 'returned'",
+        )
+        .bind(answer)
+        .bind(&now)
+        .bind(request.to_string())
+        .bind(seq as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        if n != 1 {
+            let cur = sqlx::query("SELECT status FROM legs WHERE request_id = ? AND seq = ?")
+                .bind(request.to_string())
+                .bind(seq as i64)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?;
+            return Err(match cur {
+                None => StoreError::NotFound(format!("leg {seq} of travel request {request}")),
+                Some(r) => StoreError::Conflict(format!(
+                    "leg {seq} is {}, not returned for more information",
+                    r.get::<&str, _>("status")
+                )),
+            });
+        }
+        sqlx::query("UPDATE travel_requests SET updated_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(request.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        let area: String =
+            sqlx::query("SELECT area_code FROM legs WHERE request_id = ? AND seq = ?")
+                .bind(request.to_string())
+                .bind(seq as i64)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(be)?
+                .get(0);
+        let area = AreaCode::parse(&area).map_err(bad)?;
+        crate::notify::reviewers_tx(
+            &mut tx,
+            &area,
+            "leg_answered",
+            &format!("A traveller answered a returned clearance request for {area}"),
+            &format!("Leg {seq} of trip {request} is pending again with the traveller's answer: {answer}"),
+            &now,
+        )
+        .await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "trip.answer",
+            &format!("trip:{request}"),
+            json!({"leg": seq, "answer": answer}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.trip_get(request)
             .await?
             .ok_or_else(|| bad("trip vanished"))
     }

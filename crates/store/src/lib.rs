@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use warden_domain::{AreaCode, AssessmentStatus, CountryCode, RoleGrant};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
@@ -135,6 +135,8 @@ pub trait Store: Send + Sync + 'static {
     /// turning manual makes their acknowledged notifications pending clearance
     /// requests; turning automatic acknowledges their pending requests. Legs
     /// already granted, denied, returned or cancelled keep their status.
+    /// The traveller of every trip with a re-evaluated leg, and the area's
+    /// security advisers, get a notification in the same transaction.
     /// Returns how many legs changed.
     async fn set_processing_mode(
         &self,
@@ -167,6 +169,87 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<TravelRequest>;
     /// Pending clearance requests, oldest departure first.
     async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>>;
+    /// The traveller answers a leg returned for more information: the leg is
+    /// evaluated again under its area's current mode (pending, or acknowledged
+    /// in an automatic area). Compare-and-set: a leg not returned is a Conflict.
+    async fn answer_leg(
+        &self,
+        request: Uuid,
+        seq: i32,
+        answer: &str,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest>;
+
+    // ---- travellers' profiles ----
+    /// Creates or updates profiles by (agency, personnel id), each with its user
+    /// (a new user has no password). Rows identical to the stored ones are
+    /// counted unchanged and not written. One transaction, one audit entry.
+    async fn import_profiles(
+        &self,
+        rows: &[ProfileInput],
+        audit: &AuditContext,
+    ) -> Result<ImportCounts>;
+    async fn get_profile(&self, user: Uuid) -> Result<Option<Profile>>;
+    /// The users of these personnel ids of the agency (those that exist).
+    async fn profile_users(
+        &self,
+        agency: Uuid,
+        personnel_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Uuid>>;
+
+    // ---- travel authorisations (ERP) ----
+    /// Creates or updates the travel request of each TA, by (agency, TA
+    /// number), in one transaction. An unchanged TA writes nothing; a changed
+    /// one keeps the decisions of legs whose place and times did not change and
+    /// evaluates the others afresh; a cancelled one cancels every leg.
+    async fn apply_travel_authorisations(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>>;
+
+    // ---- approved airlines ----
+    /// Publishes (or republishes) the list for a month.
+    async fn publish_airline_list(
+        &self,
+        month: chrono::NaiveDate,
+        airlines: &[ApprovedAirline],
+        note: &str,
+        audit: &AuditContext,
+    ) -> Result<AirlineList>;
+    /// The list for `month`, or with None the list in force today (the latest
+    /// published for this month or before).
+    async fn airline_list(&self, month: Option<chrono::NaiveDate>) -> Result<Option<AirlineList>>;
+    /// Every published month, newest first.
+    async fn airline_lists(&self) -> Result<Vec<AirlineListSummary>>;
+
+    // ---- notifications ----
+    async fn list_notifications(
+        &self,
+        user: Uuid,
+        unread_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>>;
+    /// Marks the user's notifications read (all of them when `ids` is empty).
+    async fn mark_notifications_read(
+        &self,
+        user: Uuid,
+        ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Claims up to `limit` notifications due for e-mail (pending, or sending
+    /// with an expired lease); they stay claimed for five minutes.
+    async fn claim_emails(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<OutgoingEmail>>;
+    /// Records the outcome of sending one; a failure is retried later with
+    /// back-off, up to five attempts.
+    async fn finish_email(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     // ---- audit ----
     async fn append_audit(

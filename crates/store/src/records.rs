@@ -1,9 +1,10 @@
 //! Records read from and written to the store.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
+use warden_domain::people::{AirlineCode, Certificate, EmergencyContact, PersonnelCategory};
 use warden_domain::{
     AreaCode, AssessmentAction, AssessmentStatus, CountryCode, RoleGrant, SecurityLevel,
 };
@@ -492,6 +493,8 @@ pub struct NewLeg {
     /// IANA zones the times were given in (for display in local time).
     pub depart_tz: Option<String>,
     pub arrive_tz: Option<String>,
+    /// The airline flown, if the leg is a flight.
+    pub carrier: Option<AirlineCode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -525,6 +528,10 @@ pub struct Leg {
     pub decided_at: Option<DateTime<Utc>>,
     pub grounds: Vec<DenialGround>,
     pub comment: String,
+    pub carrier: Option<AirlineCode>,
+    /// The traveller's answer to a return for more information.
+    pub answer: String,
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -535,6 +542,8 @@ pub struct TravelRequest {
     pub submitted_by: Uuid,
     pub purpose: TripPurpose,
     pub ta_number: Option<String>,
+    /// The agency whose ERP sent it (for a TA), else the traveller's.
+    pub agency: Option<Uuid>,
     pub status: TripStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -567,4 +576,176 @@ pub struct QueuedLeg {
     pub purpose: TripPurpose,
     pub leg: Leg,
     pub submitted_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------
+// travellers' profiles
+// ---------------------------------------------------------------------------
+
+/// A traveller's profile as a legacy system or an administrator gives it. The
+/// person is found again by agency and personnel id, so re-importing a file
+/// updates instead of duplicating.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileInput {
+    pub agency: Uuid,
+    /// The agency's own identifier of the person (index number, employee id).
+    pub personnel_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub category: PersonnelCategory,
+    pub nationality: Option<CountryCode>,
+    pub phone: String,
+    pub duty_station: Option<AreaCode>,
+    pub emergency_contacts: Vec<EmergencyContact>,
+    pub certificates: Vec<Certificate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    pub user: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub agency: Uuid,
+    pub agency_code: String,
+    pub personnel_id: String,
+    pub category: PersonnelCategory,
+    pub nationality: Option<CountryCode>,
+    pub phone: String,
+    pub duty_station: Option<AreaCode>,
+    pub emergency_contacts: Vec<EmergencyContact>,
+    pub certificates: Vec<Certificate>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an import did, row by row.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub created: u64,
+    pub updated: u64,
+    /// Rows identical to what is stored (a re-run).
+    pub unchanged: u64,
+}
+
+impl ImportCounts {
+    pub fn add(&mut self, o: ImportCounts) {
+        self.created += o.created;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+    pub fn total(&self) -> u64 {
+        self.created + self.updated + self.unchanged
+    }
+}
+
+// ---------------------------------------------------------------------------
+// travel authorisations from agencies' ERP systems
+// ---------------------------------------------------------------------------
+
+/// A travel authorisation (TA) from an agency's ERP: creates or updates the
+/// travel request with the same agency and TA number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TravelAuthorisation {
+    pub ta_number: String,
+    pub traveller: Uuid,
+    pub purpose: TripPurpose,
+    /// A cancelled TA cancels the trip.
+    pub cancelled: bool,
+    pub legs: Vec<NewLeg>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TaOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    Cancelled,
+}
+
+impl TaOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaOutcome::Created => "created",
+            TaOutcome::Updated => "updated",
+            TaOutcome::Unchanged => "unchanged",
+            TaOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What became of one TA of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaResult {
+    pub ta_number: String,
+    pub request: Uuid,
+    pub outcome: TaOutcome,
+}
+
+// ---------------------------------------------------------------------------
+// approved airlines
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApprovedAirline {
+    pub code: AirlineCode,
+    pub name: String,
+}
+
+/// The approved-airline list published for a month.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AirlineList {
+    /// First day of the month it is published for.
+    pub month: NaiveDate,
+    pub published_by: Uuid,
+    pub published_by_name: String,
+    pub published_at: DateTime<Utc>,
+    pub note: String,
+    pub airlines: Vec<ApprovedAirline>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AirlineListSummary {
+    pub month: NaiveDate,
+    pub published_by_name: String,
+    pub published_at: DateTime<Utc>,
+    pub count: i64,
+}
+
+// ---------------------------------------------------------------------------
+// notifications (in-app, and e-mail through an outbox)
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Notification {
+    pub id: Uuid,
+    pub user: Uuid,
+    /// leg_reevaluated, level_changed, leg_decided
+    pub kind: String,
+    pub subject: String,
+    pub body: String,
+    /// Path of the page it is about, e.g. /trips/{id}.
+    pub link: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    /// pending, sending, sent, failed, none (no address)
+    pub email_state: String,
+}
+
+/// A notification to e-mail, claimed by the mailer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutgoingEmail {
+    pub id: Uuid,
+    pub to: String,
+    pub to_name: String,
+    pub subject: String,
+    pub body: String,
+    pub link: String,
+    pub attempts: i32,
+}
+
+/// A stable digest of a record's content (SHA-256 of its JSON), used to skip
+/// unchanged rows when the same file is imported again.
+pub fn content_digest<T: Serialize>(v: &T) -> String {
+    warden_auth::token_digest(&serde_json::to_string(v).unwrap_or_default())
 }

@@ -113,6 +113,11 @@ where
     travel_requests(&fresh().await).await;
     racing_leg_decisions_keep_the_first(&fresh().await).await;
     mode_changes_reevaluate_future_legs(&fresh().await).await;
+    profiles_import_idempotently(&fresh().await).await;
+    travel_authorisations_create_update_cancel(&fresh().await).await;
+    returned_legs_are_answered(&fresh().await).await;
+    approved_airline_lists(&fresh().await).await;
+    notifications_and_email_outbox(&fresh().await).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {
@@ -755,6 +760,7 @@ fn leg(code: &str, day: u32) -> NewLeg {
         arrive: at(day, 14),
         depart_tz: Some("Europe/Zurich".into()),
         arrive_tz: Some("Asia/Kabul".into()),
+        carrier: None,
     }
 }
 
@@ -1136,4 +1142,585 @@ pub async fn mode_changes_reevaluate_future_legs(s: &dyn Store) {
             .unwrap(),
         0
     );
+}
+
+// ---------------------------------------------------------------------------
+// profiles, travel authorisations, answers, airlines, notifications
+// ---------------------------------------------------------------------------
+
+use warden_domain::people::{AirlineCode, Certificate, EmergencyContact, PersonnelCategory};
+
+fn profile(agency: uuid::Uuid, id: &str, name: &str) -> ProfileInput {
+    ProfileInput {
+        agency,
+        personnel_id: id.into(),
+        display_name: name.into(),
+        email: format!("{}@agency.example", id.to_lowercase()),
+        category: PersonnelCategory::InternationalStaff,
+        nationality: Some(CountryCode::parse("KE").unwrap()),
+        phone: "+254700000000".into(),
+        duty_station: Some(AreaCode::parse("AF-KAB").unwrap()),
+        emergency_contacts: vec![EmergencyContact {
+            name: "Amina".into(),
+            relation: "spouse".into(),
+            phone: "+254711111111".into(),
+            email: String::new(),
+        }],
+        certificates: vec![Certificate {
+            name: "BSAFE".into(),
+            completed_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+            expires_on: chrono::NaiveDate::from_ymd_opt(2028, 3, 1),
+        }],
+    }
+}
+
+pub async fn profiles_import_idempotently(s: &dyn Store) {
+    seed_geo(s).await;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "WFP".into(),
+                name: "World Food Programme".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let rows = vec![
+        profile(ag.id, "100234", "Ada Lovelace"),
+        profile(ag.id, "100235", "Grace Hopper"),
+    ];
+    let c = s.import_profiles(&rows, &sys()).await.unwrap();
+    assert_eq!((c.created, c.updated, c.unchanged), (2, 0, 0));
+    // The same file again: nothing written.
+    let c = s.import_profiles(&rows, &sys()).await.unwrap();
+    assert_eq!((c.created, c.updated, c.unchanged), (0, 0, 2));
+    // One row changed.
+    let mut changed = rows.clone();
+    changed[1].phone = "+254722222222".into();
+    changed[1].display_name = "Grace B. Hopper".into();
+    let c = s.import_profiles(&changed, &sys()).await.unwrap();
+    assert_eq!((c.created, c.updated, c.unchanged), (0, 1, 1));
+    let ids = s
+        .profile_users(ag.id, &["100235".into(), "999".into()])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "unknown ids are simply absent");
+    let p = s.get_profile(ids["100235"]).await.unwrap().unwrap();
+    assert_eq!(p.display_name, "Grace B. Hopper");
+    assert_eq!(p.phone, "+254722222222");
+    assert_eq!(p.username, "wfp/100235");
+    assert_eq!(p.agency_code, "WFP");
+    assert_eq!(p.certificates[0].name, "BSAFE");
+    assert_eq!(p.emergency_contacts[0].relation, "spouse");
+    assert_eq!(p.duty_station.unwrap().as_str(), "AF-KAB");
+    let u = s.get_user(p.user).await.unwrap().unwrap();
+    assert_eq!(u.display_name, "Grace B. Hopper");
+    assert!(
+        u.grants.iter().any(|g| g.role == Role::Traveller),
+        "imported people can travel"
+    );
+    assert_eq!(
+        s.list_users(&PageRequest::default()).await.unwrap().total,
+        2,
+        "no duplicates after three imports"
+    );
+    // A batch with the same person twice is refused whole.
+    let dup = vec![profile(ag.id, "200001", "A"), profile(ag.id, "200001", "B")];
+    assert!(matches!(
+        s.import_profiles(&dup, &sys()).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(s
+        .profile_users(ag.id, &["200001".into()])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
+    seed_geo(s).await;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "UNDP".into(),
+                name: "UNDP".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let erp = user(s, "erp", vec![(Role::AgencyFocalPoint, "global")]).await;
+    s.import_profiles(&[profile(ag.id, "7", "Traveller Seven")], &sys())
+        .await
+        .unwrap();
+    let t = s.profile_users(ag.id, &["7".into()]).await.unwrap()["7"];
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "SMT", &sys())
+        .await
+        .unwrap();
+    let now = now_micros();
+    let rel = |code: &str, days: i64| NewLeg {
+        depart: now + chrono::Duration::days(days),
+        arrive: now + chrono::Duration::days(days) + chrono::Duration::hours(3),
+        carrier: Some(AirlineCode::parse("ET").unwrap()),
+        ..leg(code, 1)
+    };
+    let ta = |n: &str, legs: Vec<NewLeg>, cancelled: bool| TravelAuthorisation {
+        ta_number: n.into(),
+        traveller: t,
+        purpose: TripPurpose::Official,
+        cancelled,
+        legs,
+    };
+    let batch = vec![
+        ta("TA-1", vec![rel("AF-KAB", 2), rel("AF-HER", 4)], false),
+        ta("TA-2", vec![rel("ML-BKO", 3)], false),
+    ];
+    let r = s
+        .apply_travel_authorisations(ag.id, erp.id, &batch, &sys())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.iter().map(|x| x.outcome).collect::<Vec<_>>(),
+        vec![TaOutcome::Created, TaOutcome::Created]
+    );
+    let one = s.get_travel_request(r[0].request).await.unwrap().unwrap();
+    assert_eq!(one.ta_number.as_deref(), Some("TA-1"));
+    assert_eq!(one.agency, Some(ag.id));
+    assert_eq!(one.traveller, t);
+    assert_eq!(
+        one.legs.iter().map(|l| l.status).collect::<Vec<_>>(),
+        vec![LegStatus::Pending, LegStatus::Acknowledged],
+        "a TA still needs its own clearance in a manual area"
+    );
+    assert_eq!(one.legs[0].carrier.as_ref().unwrap().as_str(), "ET");
+
+    // The same batch again: nothing changes, nothing is duplicated.
+    let again = s
+        .apply_travel_authorisations(ag.id, erp.id, &batch, &sys())
+        .await
+        .unwrap();
+    assert!(again.iter().all(|x| x.outcome == TaOutcome::Unchanged));
+    assert_eq!(again[0].request, r[0].request);
+
+    // Grant the Kabul leg, then the ERP moves the Herat leg: Kabul keeps its grant.
+    s.decide_leg(
+        &LegDecision {
+            request: r[0].request,
+            seq: 1,
+            decision: ClearanceDecision::Grant,
+            grounds: vec![],
+            comment: "ok".into(),
+            actor: dof.id,
+        },
+        LegStatus::Granted,
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let moved = vec![ta("TA-1", vec![rel("AF-KAB", 2), rel("AF-HER", 6)], false)];
+    let u = s
+        .apply_travel_authorisations(ag.id, erp.id, &moved, &sys())
+        .await
+        .unwrap();
+    assert_eq!(u[0].outcome, TaOutcome::Updated);
+    let one = s.get_travel_request(r[0].request).await.unwrap().unwrap();
+    assert_eq!(
+        one.legs[0].status,
+        LegStatus::Granted,
+        "unchanged leg keeps its decision"
+    );
+    assert_eq!(one.legs[0].decided_by, Some(dof.id));
+    assert_eq!(one.legs[1].depart, rel("AF-HER", 6).depart);
+    // A changed Kabul leg must be cleared again.
+    let moved = vec![ta("TA-1", vec![rel("AF-KAB", 3), rel("AF-HER", 6)], false)];
+    s.apply_travel_authorisations(ag.id, erp.id, &moved, &sys())
+        .await
+        .unwrap();
+    let one = s.get_travel_request(r[0].request).await.unwrap().unwrap();
+    assert_eq!(one.legs[0].status, LegStatus::Pending);
+    assert_eq!(one.legs[0].decided_by, None);
+
+    // Cancelling cancels the trip.
+    let c = s
+        .apply_travel_authorisations(
+            ag.id,
+            erp.id,
+            &[ta("TA-2", vec![rel("ML-BKO", 3)], true)],
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c[0].outcome, TaOutcome::Cancelled);
+    let two = s.get_travel_request(r[1].request).await.unwrap().unwrap();
+    assert_eq!(two.status, TripStatus::Cancelled);
+
+    // A batch naming one TA twice is refused whole.
+    let bad = vec![
+        ta("TA-9", vec![rel("ML-BKO", 3)], false),
+        ta("TA-9", vec![rel("ML-BKO", 4)], false),
+    ];
+    assert!(matches!(
+        s.apply_travel_authorisations(ag.id, erp.id, &bad, &sys())
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    // A traveller's own submission with a TA number is found by the ERP's copy.
+    let own = s
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: t,
+                submitted_by: t,
+                purpose: TripPurpose::Official,
+                ta_number: Some("TA-3".into()),
+                legs: vec![rel("ML-BKO", 8)],
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.agency, Some(ag.id));
+    let linked = s
+        .apply_travel_authorisations(
+            ag.id,
+            erp.id,
+            &[ta("TA-3", vec![rel("ML-BKO", 8)], false)],
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(linked[0].request, own.id, "no double input");
+    assert!(matches!(
+        s.create_travel_request(
+            &NewTravelRequest {
+                traveller: t,
+                submitted_by: t,
+                purpose: TripPurpose::Official,
+                ta_number: Some("TA-3".into()),
+                legs: vec![rel("ML-BKO", 9)],
+            },
+            &sys(),
+        )
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn returned_legs_are_answered(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
+    let t = user(s, "t", vec![(Role::Traveller, "global")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "SMT", &sys())
+        .await
+        .unwrap();
+    let now = now_micros();
+    let r = s
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: t.id,
+                submitted_by: t.id,
+                purpose: TripPurpose::Official,
+                ta_number: None,
+                legs: vec![NewLeg {
+                    depart: now + chrono::Duration::days(2),
+                    arrive: now + chrono::Duration::days(2) + chrono::Duration::hours(2),
+                    ..leg("AF-KAB", 1)
+                }],
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    // Answering a leg that was not returned is a conflict.
+    assert!(matches!(
+        s.answer_leg(r.id, 1, "here", &sys()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.decide_leg(
+        &LegDecision {
+            request: r.id,
+            seq: 1,
+            decision: ClearanceDecision::Return,
+            grounds: vec![],
+            comment: "Which hotel?".into(),
+            actor: sa.id,
+        },
+        LegStatus::Returned,
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let note = s
+        .list_notifications(t.id, true, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(note.total, 1, "the traveller is told of the return");
+    assert_eq!(note.items[0].kind, "leg_decided");
+    assert!(note.items[0].body.contains("Which hotel?"));
+    let a = s
+        .answer_leg(r.id, 1, "Serena Hotel, room booked", &sys())
+        .await
+        .unwrap();
+    assert_eq!(a.legs[0].status, LegStatus::Pending, "resubmitted");
+    assert_eq!(a.legs[0].answer, "Serena Hotel, room booked");
+    assert!(a.legs[0].answered_at.is_some());
+    assert_eq!(a.legs[0].decided_by, None);
+    assert_eq!(
+        a.legs[0].comment, "Which hotel?",
+        "the question stays visible"
+    );
+    let sa_notes = s
+        .list_notifications(sa.id, true, &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(sa_notes.items.iter().any(|n| n.kind == "leg_answered"));
+    assert!(matches!(
+        s.answer_leg(r.id, 1, "again", &sys()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.answer_leg(r.id, 7, "x", &sys()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn approved_airline_lists(s: &dyn Store) {
+    let admin = user(s, "admin", vec![(Role::Administrator, "global")]).await;
+    let ctx = AuditContext {
+        actor: Some(admin.id),
+        actor_name: "admin".into(),
+        ip: None,
+        at: now_micros(),
+    };
+    assert!(s.airline_list(None).await.unwrap().is_none());
+    let air = |c: &str, n: &str| ApprovedAirline {
+        code: AirlineCode::parse(c).unwrap(),
+        name: n.into(),
+    };
+    let today = chrono::Utc::now().date_naive();
+    let this_month = chrono::NaiveDate::from_ymd_opt(
+        chrono::Datelike::year(&today),
+        chrono::Datelike::month(&today),
+        1,
+    )
+    .unwrap();
+    let last_month = this_month - chrono::Months::new(1);
+    let next_month = this_month + chrono::Months::new(1);
+    s.publish_airline_list(
+        last_month,
+        &[air("ET", "Ethiopian Airlines"), air("KQ", "Kenya Airways")],
+        "",
+        &ctx,
+    )
+    .await
+    .unwrap();
+    s.publish_airline_list(next_month, &[air("ET", "Ethiopian Airlines")], "", &ctx)
+        .await
+        .unwrap();
+    let cur = s.airline_list(None).await.unwrap().unwrap();
+    assert_eq!(cur.month, last_month, "a future month is not yet in force");
+    assert_eq!(cur.airlines.len(), 2);
+    // Republishing replaces the month's list.
+    s.publish_airline_list(
+        this_month,
+        &[air("ET", "Ethiopian Airlines"), air("5Y", "Atlas Air")],
+        "quarterly review",
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let l = s
+        .publish_airline_list(this_month, &[air("ET", "Ethiopian Airlines")], "fix", &ctx)
+        .await
+        .unwrap();
+    assert_eq!(l.airlines.len(), 1);
+    assert_eq!(l.note, "fix");
+    assert_eq!(l.published_by, admin.id);
+    let cur = s.airline_list(None).await.unwrap().unwrap();
+    assert_eq!(cur.month, this_month);
+    let months = s.airline_lists().await.unwrap();
+    assert_eq!(
+        months
+            .iter()
+            .map(|m| (m.month, m.count))
+            .collect::<Vec<_>>(),
+        vec![(next_month, 1), (this_month, 1), (last_month, 2)],
+        "history, newest first"
+    );
+    assert_eq!(
+        s.airline_list(Some(last_month))
+            .await
+            .unwrap()
+            .unwrap()
+            .airlines[1]
+            .code
+            .as_str(),
+        "KQ"
+    );
+}
+
+pub async fn notifications_and_email_outbox(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF-KAB")]).await;
+    let other_sa = user(s, "sa2", vec![(Role::SecurityAdviser, "ML")]).await;
+    let t1 = user(s, "t1", vec![(Role::Traveller, "global")]).await;
+    let t2 = user(s, "t2", vec![(Role::Traveller, "global")]).await;
+    let kab = AreaCode::parse("AF-KAB").unwrap();
+    let now = now_micros();
+    let rel = |code: &str, days: i64| NewLeg {
+        depart: now + chrono::Duration::days(days),
+        arrive: now + chrono::Duration::days(days) + chrono::Duration::hours(3),
+        ..leg(code, 1)
+    };
+    for (t, legs) in [
+        (
+            &t1,
+            vec![rel("AF-KAB", 2), rel("AF-HER", 3), rel("AF-KAB", 4)],
+        ),
+        (&t2, vec![rel("AF-KAB", -2)]),
+        (&t2, vec![rel("ML-BKO", 2)]),
+    ] {
+        s.create_travel_request(
+            &NewTravelRequest {
+                traveller: t.id,
+                submitted_by: t.id,
+                purpose: TripPurpose::Official,
+                ta_number: None,
+                legs,
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "SMT", &sys())
+            .await
+            .unwrap(),
+        2
+    );
+    let n1 = s
+        .list_notifications(t1.id, false, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(n1.total, 1, "one notification per trip, not per leg");
+    assert_eq!(n1.items[0].kind, "leg_reevaluated");
+    assert!(
+        n1.items[0].subject.contains("Kabul"),
+        "{}",
+        n1.items[0].subject
+    );
+    assert!(n1.items[0].link.starts_with("/trips/"));
+    assert_eq!(n1.items[0].email_state, "pending");
+    assert_eq!(
+        s.list_notifications(t2.id, false, &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0,
+        "past legs and other areas are not re-evaluated"
+    );
+    let sa_n = s
+        .list_notifications(sa.id, false, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(sa_n.total, 1, "the area's adviser is told");
+    assert_eq!(sa_n.items[0].kind, "clearances_added");
+    assert_eq!(
+        s.list_notifications(other_sa.id, false, &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // The outbox: claim, send, fail and retry.
+    let later = now + chrono::Duration::seconds(1);
+    let batch = s.claim_emails(10, later).await.unwrap();
+    assert_eq!(batch.len(), 2, "the traveller's and the adviser's");
+    assert!(batch.iter().any(|e| e.to == "t1@example.org"));
+    assert!(
+        s.claim_emails(10, later).await.unwrap().is_empty(),
+        "claimed e-mails are not handed out twice"
+    );
+    let (ok, ko) = (&batch[0], &batch[1]);
+    s.finish_email(ok.id, Ok(()), later).await.unwrap();
+    s.finish_email(ko.id, Err("421 try later".into()), later)
+        .await
+        .unwrap();
+    assert!(
+        s.claim_emails(10, later).await.unwrap().is_empty(),
+        "a failure waits before the retry"
+    );
+    let retry = s
+        .claim_emails(10, later + chrono::Duration::minutes(2))
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!((retry[0].id, retry[0].attempts), (ko.id, 2));
+    // A crashed mailer's claim expires.
+    let again = s
+        .claim_emails(10, later + chrono::Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 3);
+
+    // Read marks.
+    assert_eq!(
+        s.mark_notifications_read(t1.id, &[], later).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.list_notifications(t1.id, true, &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        s.mark_notifications_read(t2.id, &[n1.items[0].id], later)
+            .await
+            .unwrap(),
+        0,
+        "nobody marks another's notification"
+    );
+
+    // An approved level change tells travellers with future legs there.
+    let sa_full = user(s, "sa3", vec![(Role::SecurityAdviser, "AF")]).await;
+    let desk = user(s, "desk", vec![(Role::RegionalDesk, "AF")]).await;
+    let a = submit(s, &sa_full, "AF-KAB", 4).await;
+    let smt = user(s, "smt", vec![(Role::SmtMember, "AF")]).await;
+    for (actor, action, to, from, consulted) in [
+        (
+            &desk,
+            AssessmentAction::Validate,
+            AssessmentStatus::Validated,
+            AssessmentStatus::Submitted,
+            vec![],
+        ),
+        (
+            &dof,
+            AssessmentAction::Approve,
+            AssessmentStatus::Approved,
+            AssessmentStatus::Validated,
+            vec![smt.id],
+        ),
+    ] {
+        s.apply_assessment_action(&step(a.id, action, to, actor, consulted), from, &sys())
+            .await
+            .unwrap();
+    }
+    let n1 = s
+        .list_notifications(t1.id, true, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(n1.total, 1);
+    assert_eq!(n1.items[0].kind, "level_changed");
+    assert!(n1.items[0].body.contains("level 4") || n1.items[0].subject.contains('4'));
 }

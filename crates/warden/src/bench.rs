@@ -33,6 +33,33 @@ pub enum Bench {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// TRIP submissions through POST /api/v1/travel-requests: sustained requests/s.
+    Submit {
+        #[arg(long)]
+        postgres: Option<String>,
+        /// How long to keep submitting, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// `warden import travel-authorisations` of a generated ERP file: first run and re-run.
+    Erp {
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Travel authorisations in the file (one or two legs each).
+        #[arg(long, default_value_t = 1_000_000)]
+        tas: usize,
+    },
+    /// A mode change and a level change on an area with many future legs:
+    /// time until every leg is re-evaluated and every traveller notified.
+    Reevaluate {
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        legs: usize,
+    },
 }
 
 pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
@@ -47,16 +74,25 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             iterations,
         } => approval(postgres, iterations).await,
         Bench::Map { iterations } => map(iterations).await,
+        Bench::Submit {
+            postgres,
+            seconds,
+            concurrency,
+        } => crate::bench_trip::submit(postgres, seconds, concurrency).await,
+        Bench::Erp { postgres, tas } => crate::bench_trip::erp(postgres, tas).await,
+        Bench::Reevaluate { postgres, legs } => crate::bench_trip::reevaluate(postgres, legs).await,
     }
 }
 
-struct Server {
-    base: String,
-    state: AppState,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) state: AppState,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn fresh_store(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, String)> {
+pub(crate) async fn fresh_store(
+    postgres: Option<&str>,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
     Ok(match postgres {
         Some(url) => {
             let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
@@ -77,7 +113,7 @@ async fn fresh_store(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, 
     })
 }
 
-async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
+pub(crate) async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
     if store.area_count().await? == 0 {
         db::load_geography(store.as_ref(), true).await?;
     }
@@ -100,7 +136,7 @@ async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
 }
 
 /// A user with an API session opened directly (benchmarks skip the login).
-async fn token_for(
+pub(crate) async fn token_for(
     store: &dyn Store,
     username: &str,
     role: Role,
@@ -141,7 +177,7 @@ async fn token_for(
     Ok((u.id, token))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -149,7 +185,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 

@@ -2,8 +2,10 @@
 
 mod bench;
 mod bench_lookup;
+mod bench_trip;
 mod db;
 mod demo;
+mod import;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -74,6 +76,22 @@ enum Import {
     Areas { file: PathBuf },
     /// The shipped countries and admin-1 areas (done automatically on an empty database).
     Geography,
+    /// Travellers' profiles from a legacy system (CSV; docs/import-formats.md).
+    /// Idempotent: the same file twice creates nothing new.
+    Profiles {
+        file: PathBuf,
+        /// The agency the people belong to, e.g. WFP.
+        #[arg(long)]
+        agency: String,
+    },
+    /// Travel authorisations from an agency's ERP (CSV, one row per leg;
+    /// docs/import-formats.md). Idempotent by TA number; cancelled TAs cancel trips.
+    TravelAuthorisations {
+        file: PathBuf,
+        /// The agency whose ERP exported the file.
+        #[arg(long)]
+        agency: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +144,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), database = state.store.backend(), "Warden is serving");
+    match warden_server::mailer::MailerConfig::from_config(&cfg) {
+        Some(m) => {
+            tracing::info!(host = %m.host, port = m.port, "e-mailing notifications");
+            let mailer = warden_server::mailer::Mailer::new(state.store.clone(), m)?;
+            tokio::spawn(mailer.run());
+        }
+        None => tracing::info!("smtp_host not set: notifications are in-app only"),
+    }
     warden_server::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -222,6 +248,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = db::open(&cfg.database_url).await?;
             let n = db::load_geography(store.as_ref(), false).await?;
             println!("{n} areas imported");
+            Ok(())
+        }
+        Command::Import(Import::Profiles { file, agency }) => {
+            let state = state_for(&cfg).await?;
+            let r = import::profiles(&state, &agency, &file, false).await?;
+            r.print("profiles");
+            if !r.errors.is_empty() {
+                anyhow::bail!(
+                    "{} row(s) rejected (listed above); the others were imported",
+                    r.errors.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Import(Import::TravelAuthorisations { file, agency }) => {
+            let state = state_for(&cfg).await?;
+            let t = std::time::Instant::now();
+            let r = import::travel_authorisations(&state, &agency, &file, false).await?;
+            r.print("trips");
+            println!(
+                "{:.1} s, {:.0} rows/s",
+                t.elapsed().as_secs_f64(),
+                r.rows as f64 / t.elapsed().as_secs_f64()
+            );
+            if !r.errors.is_empty() {
+                anyhow::bail!(
+                    "{} row(s) rejected (listed above); the others were imported",
+                    r.errors.len()
+                );
+            }
             Ok(())
         }
         Command::Import(Import::Areas { file }) => {

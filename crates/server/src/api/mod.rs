@@ -3,8 +3,11 @@
 
 pub mod admin;
 pub mod advisories;
+pub mod airlines;
 pub mod areas;
 pub mod assessments;
+pub mod erp;
+pub mod notifications;
 pub mod session;
 pub mod trips;
 
@@ -121,6 +124,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         assessments::list, assessments::create, assessments::get_one, assessments::act,
         admin::list_measures, admin::create_measure, admin::list_users, admin::create_user, admin::list_audit, admin::verify_audit,
         trips::set_mode, trips::get_mode, trips::create_request, trips::get_request, trips::decide, trips::queue,
+        trips::answer, erp::post_tas, erp::get_profile, notifications::list, notifications::mark_read,
+        airlines::current, airlines::month, airlines::publish,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -205,6 +210,16 @@ pub fn router() -> Router<AppState> {
             post(trips::decide),
         )
         .route("/clearances", get(trips::queue))
+        .route("/travel-requests/{id}/legs/{n}/answer", post(trips::answer))
+        .route("/travel-authorisations", post(erp::post_tas))
+        .route("/profiles/{user}", get(erp::get_profile))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/read", post(notifications::mark_read))
+        .route("/airlines", get(airlines::current))
+        .route(
+            "/airlines/{month}",
+            get(airlines::month).put(airlines::publish),
+        )
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
 }
 

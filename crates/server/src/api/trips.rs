@@ -2,6 +2,7 @@
 //! the reviewers' queue.
 
 use crate::api::areas::check_public;
+use crate::api::erp::{certificates_dto, CertificateDto};
 use crate::api::{Body, PageOf, Paging};
 use crate::api::{Path, Query};
 use crate::auth::ApiUser;
@@ -126,6 +127,10 @@ pub struct LegRequest {
     pub depart: String,
     /// RFC 3339 with an offset, or local `YYYY-MM-DDTHH:MM` in the time zone of `to`.
     pub arrive: String,
+    /// Flight number (`ET 308`) or airline designator (`ET`) when the leg is
+    /// flown; checked against the approved-airline list.
+    #[serde(default)]
+    pub flight: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -167,7 +172,16 @@ pub struct LegDto {
     pub decided_at: Option<DateTime<Utc>>,
     /// Grounds of a denial.
     pub grounds: Vec<String>,
+    /// The reviewer's comment (the question, for a leg returned for more information).
     pub comment: String,
+    /// Airline designator of the flight, if given.
+    pub airline: Option<String>,
+    /// False when the airline is missing from the approved-airline list in
+    /// force (shown to traveller and reviewer); absent when no airline or no list.
+    pub airline_approved: Option<bool>,
+    /// The traveller's answer to a return.
+    pub answer: String,
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,10 +198,24 @@ pub struct TravelRequestDto {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub legs: Vec<LegDto>,
+    /// The traveller's security training certificates, for the reviewers
+    /// (a missing one is never on its own a ground to deny).
+    pub certificates: Vec<CertificateDto>,
+    /// Warnings for traveller and reviewer, e.g. `airline_not_approved:2` (leg 2).
+    pub flags: Vec<String>,
 }
 
-async fn leg_dto(state: &AppState, rv: &mut Reviewers, l: Leg) -> ApiResult<LegDto> {
+async fn leg_dto(
+    state: &AppState,
+    rv: &mut Reviewers,
+    airlines: &Option<warden_store::AirlineList>,
+    l: Leg,
+) -> ApiResult<LegDto> {
     let reviewers = rv.for_area(state, &l.area, &l.country).await?;
+    let airline_approved = match (&l.carrier, airlines) {
+        (Some(c), Some(list)) => Some(list.airlines.iter().any(|a| &a.code == c)),
+        _ => None,
+    };
     Ok(LegDto {
         seq: l.seq,
         from: l.origin,
@@ -207,15 +235,31 @@ async fn leg_dto(state: &AppState, rv: &mut Reviewers, l: Leg) -> ApiResult<LegD
         decided_at: l.decided_at,
         grounds: l.grounds.iter().map(|g| g.as_str().to_string()).collect(),
         comment: l.comment,
+        airline: l.carrier.map(|c| c.to_string()),
+        airline_approved,
+        answer: l.answer,
+        answered_at: l.answered_at,
     })
 }
 
 async fn request_dto(state: &AppState, t: TravelRequest) -> ApiResult<TravelRequestDto> {
     let mut rv = Reviewers::default();
+    let airlines = state.store.airline_list(None).await?;
     let mut legs = Vec::with_capacity(t.legs.len());
     for l in t.legs {
-        legs.push(leg_dto(state, &mut rv, l).await?);
+        legs.push(leg_dto(state, &mut rv, &airlines, l).await?);
     }
+    let flags = legs
+        .iter()
+        .filter(|l| l.airline_approved == Some(false))
+        .map(|l| format!("airline_not_approved:{}", l.seq))
+        .collect();
+    let certificates = state
+        .store
+        .get_profile(t.traveller)
+        .await?
+        .map(|p| certificates_dto(&p.certificates))
+        .unwrap_or_default();
     Ok(TravelRequestDto {
         id: t.id,
         traveller: t.traveller,
@@ -227,6 +271,8 @@ async fn request_dto(state: &AppState, t: TravelRequest) -> ApiResult<TravelRequ
         created_at: t.created_at,
         updated_at: t.updated_at,
         legs,
+        certificates,
+        flags,
     })
 }
 
@@ -247,6 +293,7 @@ pub async fn create_request(
             to: l.to,
             depart: l.depart,
             arrive: l.arrive,
+            flight: l.flight,
         })
         .collect();
     let new = trips::build_request(&state, &who, &r.purpose, r.ta_number.as_deref(), &legs).await?;
@@ -301,6 +348,31 @@ pub async fn decide(
     Ok(Json(request_dto(&state, t).await?))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The information the reviewer asked for.
+    pub answer: String,
+}
+
+/// The traveller answers a leg returned for more information; the leg is
+/// resubmitted (pending again, or acknowledged if the area is now automatic).
+#[utoipa::path(post, path = "/api/v1/travel-requests/{id}/legs/{n}/answer", tag = "trips", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("n" = i32, Path, description = "Leg number, from 1")), request_body = AnswerRequest,
+    responses((status = 200, body = TravelRequestDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn answer(
+    State(state): State<AppState>,
+    ApiUser(who): ApiUser,
+    Path((id, n)): Path<(Uuid, i32)>,
+    Body(r): Body<AnswerRequest>,
+) -> ApiResult<Json<TravelRequestDto>> {
+    let t = trips::answer(&state, &who, id, n, &r.answer).await?;
+    Ok(Json(request_dto(&state, t).await?))
+}
+
 // ---------------------------------------------------------------------------
 // the reviewers' queue
 // ---------------------------------------------------------------------------
@@ -344,6 +416,7 @@ pub async fn queue(
         })
         .await?;
     let mut rv = Reviewers::default();
+    let airlines = state.store.airline_list(None).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for q in page.items {
         let QueuedLeg {
@@ -358,7 +431,7 @@ pub async fn queue(
             traveller_name,
             purpose: purpose.as_str().into(),
             submitted_at,
-            leg: leg_dto(&state, &mut rv, leg).await?,
+            leg: leg_dto(&state, &mut rv, &airlines, leg).await?,
         });
     }
     Ok(Json(PageOf {

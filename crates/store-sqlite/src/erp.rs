@@ -1,0 +1,520 @@
+//! Travellers' profiles and travel authorisations from agencies' ERP systems
+//! on SQLite: batch upserts keyed by the agency's own identifiers.
+
+use crate::{audit_tx, be, parse_ts, ts, uuid, SqliteStore};
+use serde_json::json;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+use warden_domain::people::PersonnelCategory;
+use warden_domain::trip::{LegStatus, ProcessingMode};
+use warden_domain::{AreaCode, CountryCode};
+use warden_store::*;
+
+fn bad(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Bound parameters per statement stay well under SQLite's limit (32,766).
+const ROWS_PER_INSERT: usize = 1500;
+
+fn profile_digest(p: &ProfileInput) -> String {
+    content_digest(p)
+}
+
+/// The content of a TA that decides whether a re-sent one changed anything.
+fn ta_digest(t: &TravelAuthorisation) -> String {
+    content_digest(t)
+}
+
+/// A leg keeps its status (and decision) when its place and times are unchanged.
+fn same_leg(old: &sqlx::sqlite::SqliteRow, new: &NewLeg) -> bool {
+    old.get::<&str, _>("area_code") == new.area.as_str()
+        && old.get::<&str, _>("origin") == new.origin
+        && old.get::<&str, _>("destination") == new.destination
+        && old.get::<&str, _>("depart") == ts(&new.depart)
+        && old.get::<&str, _>("arrive") == ts(&new.arrive)
+}
+
+/// The decision columns of a leg kept across a TA update.
+#[derive(Clone)]
+struct Kept {
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    grounds: String,
+    comment: String,
+    answer: String,
+    answered_at: Option<String>,
+}
+
+impl Kept {
+    fn of(r: &sqlx::sqlite::SqliteRow) -> Kept {
+        Kept {
+            decided_by: r.get("decided_by"),
+            decided_at: r.get("decided_at"),
+            grounds: r.get("grounds"),
+            comment: r.get("comment"),
+            answer: r.get("answer"),
+            answered_at: r.get("answered_at"),
+        }
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn profiles_import(
+        &self,
+        rows: &[ProfileInput],
+        audit: &AuditContext,
+    ) -> Result<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        if rows.is_empty() {
+            return Ok(counts);
+        }
+        let mut seen = HashSet::new();
+        for (i, r) in rows.iter().enumerate() {
+            if !seen.insert((r.agency, r.personnel_id.as_str())) {
+                return Err(StoreError::Invalid {
+                    field: format!("rows[{i}].personnel_id"),
+                    message: format!("personnel id {} appears twice", r.personnel_id),
+                });
+            }
+        }
+        let now = ts(&audit.at);
+        let mut tx = self.begin().await?;
+        let mut agency_codes: HashMap<Uuid, String> = HashMap::new();
+        for a in rows.iter().map(|r| r.agency).collect::<HashSet<_>>() {
+            let code: String = sqlx::query("SELECT code FROM agencies WHERE id = ?")
+                .bind(a.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?
+                .ok_or_else(|| StoreError::NotFound(format!("agency {a}")))?
+                .get(0);
+            agency_codes.insert(a, code);
+        }
+        // What is stored already, by (agency, personnel id).
+        let mut existing: HashMap<(Uuid, String), (String, String)> = HashMap::new();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "SELECT agency_id, personnel_id, user_id, digest FROM profiles WHERE (agency_id, personnel_id) IN (",
+            );
+            let mut sep = b.separated(", ");
+            for r in chunk {
+                sep.push("(")
+                    .push_bind_unseparated(r.agency.to_string())
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(&r.personnel_id)
+                    .push_unseparated(")");
+            }
+            b.push(")");
+            for e in b.build().fetch_all(&mut *tx).await.map_err(be)? {
+                existing.insert(
+                    (uuid(e.get("agency_id"))?, e.get("personnel_id")),
+                    (e.get("user_id"), e.get("digest")),
+                );
+            }
+        }
+        let mut new_rows = vec![];
+        let mut created_ids = vec![];
+        for r in rows {
+            let digest = profile_digest(r);
+            match existing.get(&(r.agency, r.personnel_id.clone())) {
+                Some((_, d)) if *d == digest => counts.unchanged += 1,
+                Some((user, _)) => {
+                    counts.updated += 1;
+                    sqlx::query("UPDATE users SET display_name = ?, email = ? WHERE id = ?")
+                        .bind(&r.display_name)
+                        .bind(&r.email)
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(be)?;
+                    sqlx::query(
+                        "UPDATE profiles SET category = ?, nationality = ?, phone = ?, duty_station = ?, \
+                         emergency_contacts = ?, certificates = ?, digest = ?, updated_at = ? WHERE user_id = ?",
+                    )
+                    .bind(r.category.as_str())
+                    .bind(r.nationality.as_ref().map(|c| c.as_str()))
+                    .bind(&r.phone)
+                    .bind(r.duty_station.as_ref().map(|a| a.as_str()))
+                    .bind(serde_json::to_string(&r.emergency_contacts).map_err(bad)?)
+                    .bind(serde_json::to_string(&r.certificates).map_err(bad)?)
+                    .bind(&digest)
+                    .bind(&now)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                }
+                None => {
+                    counts.created += 1;
+                    let id = Uuid::now_v7();
+                    created_ids.push(r.personnel_id.as_str());
+                    new_rows.push((id, r, digest));
+                }
+            }
+        }
+        for chunk in new_rows.chunks(ROWS_PER_INSERT / 2) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO users (id, username, display_name, email, agency_id, password_hash, locale, created_at) ",
+            );
+            b.push_values(chunk, |mut q, (id, r, _)| {
+                q.push_bind(id.to_string())
+                    .push_bind(format!(
+                        "{}/{}",
+                        agency_codes[&r.agency].to_lowercase(),
+                        r.personnel_id.to_lowercase()
+                    ))
+                    .push_bind(&r.display_name)
+                    .push_bind(&r.email)
+                    .push_bind(r.agency.to_string())
+                    .push_bind("")
+                    .push_bind("en")
+                    .push_bind(&now);
+            });
+            b.build().execute(&mut *tx).await.map_err(be)?;
+            let mut g = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO role_grants (user_id, role, scope, agency_id) ",
+            );
+            g.push_values(chunk, |mut q, (id, r, _)| {
+                q.push_bind(id.to_string())
+                    .push_bind("traveller")
+                    .push_bind("global")
+                    .push_bind(r.agency.to_string());
+            });
+            g.build().execute(&mut *tx).await.map_err(be)?;
+            let mut p = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO profiles (user_id, agency_id, personnel_id, category, nationality, phone, duty_station, \
+                 emergency_contacts, certificates, digest, updated_at) ",
+            );
+            let mut err = None;
+            p.push_values(chunk, |mut q, (id, r, digest)| {
+                let contacts = serde_json::to_string(&r.emergency_contacts);
+                let certs = serde_json::to_string(&r.certificates);
+                if contacts.is_err() || certs.is_err() {
+                    err = Some(bad("profile does not serialise"));
+                }
+                q.push_bind(id.to_string())
+                    .push_bind(r.agency.to_string())
+                    .push_bind(&r.personnel_id)
+                    .push_bind(r.category.as_str())
+                    .push_bind(r.nationality.as_ref().map(|c| c.as_str().to_string()))
+                    .push_bind(&r.phone)
+                    .push_bind(r.duty_station.as_ref().map(|a| a.as_str().to_string()))
+                    .push_bind(contacts.unwrap_or_default())
+                    .push_bind(certs.unwrap_or_default())
+                    .push_bind(digest)
+                    .push_bind(&now);
+            });
+            if let Some(e) = err {
+                return Err(e);
+            }
+            p.build().execute(&mut *tx).await.map_err(be)?;
+        }
+        if counts.created + counts.updated > 0 {
+            audit_tx(
+                &mut tx,
+                audit,
+                "profiles.import",
+                "profiles",
+                json!({"created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(be)?;
+        Ok(counts)
+    }
+
+    pub(crate) async fn profile_get(&self, user: Uuid) -> Result<Option<Profile>> {
+        let Some(r) = sqlx::query(
+            "SELECT p.*, u.username, u.display_name, u.email, a.code AS agency_code FROM profiles p \
+             JOIN users u ON u.id = p.user_id JOIN agencies a ON a.id = p.agency_id WHERE p.user_id = ?",
+        )
+        .bind(user.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(be)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Profile {
+            user,
+            username: r.get("username"),
+            display_name: r.get("display_name"),
+            email: r.get("email"),
+            agency: uuid(r.get("agency_id"))?,
+            agency_code: r.get("agency_code"),
+            personnel_id: r.get("personnel_id"),
+            category: PersonnelCategory::parse(r.get("category")).map_err(bad)?,
+            nationality: r
+                .get::<Option<String>, _>("nationality")
+                .map(|c| CountryCode::parse(&c).map_err(bad))
+                .transpose()?,
+            phone: r.get("phone"),
+            duty_station: r
+                .get::<Option<String>, _>("duty_station")
+                .map(|c| AreaCode::parse(&c).map_err(bad))
+                .transpose()?,
+            emergency_contacts: serde_json::from_str(r.get("emergency_contacts")).map_err(bad)?,
+            certificates: serde_json::from_str(r.get("certificates")).map_err(bad)?,
+            updated_at: parse_ts(r.get("updated_at"))?,
+        }))
+    }
+
+    pub(crate) async fn profile_users(
+        &self,
+        agency: Uuid,
+        ids: &[String],
+    ) -> Result<HashMap<String, Uuid>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_INSERT * 10) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "SELECT personnel_id, user_id FROM profiles WHERE agency_id = ",
+            );
+            b.push_bind(agency.to_string())
+                .push(" AND personnel_id IN (");
+            let mut sep = b.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            b.push(")");
+            for r in b.build().fetch_all(&self.reader).await.map_err(be)? {
+                out.insert(r.get("personnel_id"), uuid(r.get("user_id"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn tas_apply(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>> {
+        if tas.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut seen = HashSet::new();
+        for (i, t) in tas.iter().enumerate() {
+            if !seen.insert(t.ta_number.as_str()) {
+                return Err(StoreError::Invalid {
+                    field: format!("[{i}].ta_number"),
+                    message: format!("TA {} appears twice in one batch", t.ta_number),
+                });
+            }
+        }
+        let now = ts(&audit.at);
+        let agency_s = agency.to_string();
+        let mut tx = self.begin().await?;
+        // Stored TAs of the batch: number → (request id, digest).
+        let mut existing: HashMap<String, (String, Option<String>)> = HashMap::new();
+        for chunk in tas.chunks(ROWS_PER_INSERT * 10) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = ",
+            );
+            b.push_bind(&agency_s).push(" AND ta_number IN (");
+            let mut sep = b.separated(", ");
+            for t in chunk {
+                sep.push_bind(&t.ta_number);
+            }
+            b.push(")");
+            for r in b.build().fetch_all(&mut *tx).await.map_err(be)? {
+                existing.insert(r.get("ta_number"), (r.get("id"), r.get("ta_digest")));
+            }
+        }
+        // Processing modes of the areas of the batch, read in this transaction.
+        let areas: HashSet<&str> = tas
+            .iter()
+            .flat_map(|t| t.legs.iter().map(|l| l.area.as_str()))
+            .collect();
+        let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
+        let areas: Vec<&str> = areas.into_iter().collect();
+        for chunk in areas.chunks(ROWS_PER_INSERT * 10) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "SELECT area_code, mode FROM area_modes WHERE area_code IN (",
+            );
+            let mut sep = b.separated(", ");
+            for a in chunk {
+                sep.push_bind(*a);
+            }
+            b.push(")");
+            for r in b.build().fetch_all(&mut *tx).await.map_err(be)? {
+                modes.insert(
+                    r.get("area_code"),
+                    ProcessingMode::parse(r.get("mode")).map_err(bad)?,
+                );
+            }
+        }
+        let mode_of = |a: &AreaCode| {
+            modes
+                .get(a.as_str())
+                .copied()
+                .unwrap_or(ProcessingMode::Automatic)
+        };
+
+        let mut results = Vec::with_capacity(tas.len());
+        let mut new_requests: Vec<(Uuid, &TravelAuthorisation, String)> = vec![];
+        // (request id, seq, leg, status, kept decision columns from the old leg)
+        let mut new_legs: Vec<(String, i64, &NewLeg, String, String, Option<Kept>)> = vec![];
+        for t in tas {
+            let digest = ta_digest(t);
+            match existing.get(&t.ta_number) {
+                Some((id, Some(d))) if *d == digest => results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: uuid(id)?,
+                    outcome: TaOutcome::Unchanged,
+                }),
+                Some((id, _)) => {
+                    let old: Vec<sqlx::sqlite::SqliteRow> =
+                        sqlx::query("SELECT * FROM legs WHERE request_id = ? ORDER BY seq")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                    sqlx::query("DELETE FROM legs WHERE request_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(be)?;
+                    sqlx::query(
+                        "UPDATE travel_requests SET traveller_id = ?, purpose = ?, ta_digest = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(t.traveller.to_string())
+                    .bind(t.purpose.as_str())
+                    .bind(&digest)
+                    .bind(&now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                    for (i, l) in t.legs.iter().enumerate() {
+                        let prev = old.get(i).filter(|o| same_leg(o, l));
+                        let mode = mode_of(&l.area);
+                        let (kind, status, keep) = if t.cancelled {
+                            (
+                                prev.map(|p| p.get::<String, _>("kind"))
+                                    .unwrap_or_else(|| mode.leg_kind().as_str().into()),
+                                LegStatus::Cancelled.as_str().to_string(),
+                                prev.map(Kept::of),
+                            )
+                        } else if let Some(p) = prev {
+                            (p.get("kind"), p.get("status"), Some(Kept::of(p)))
+                        } else {
+                            (
+                                mode.leg_kind().as_str().into(),
+                                LegStatus::initial(mode).as_str().into(),
+                                None,
+                            )
+                        };
+                        new_legs.push((id.clone(), i as i64 + 1, l, kind, status, keep));
+                    }
+                    results.push(TaResult {
+                        ta_number: t.ta_number.clone(),
+                        request: uuid(id)?,
+                        outcome: if t.cancelled {
+                            TaOutcome::Cancelled
+                        } else {
+                            TaOutcome::Updated
+                        },
+                    });
+                }
+                None => {
+                    let id = Uuid::now_v7();
+                    for (i, l) in t.legs.iter().enumerate() {
+                        let mode = mode_of(&l.area);
+                        let status = if t.cancelled {
+                            LegStatus::Cancelled
+                        } else {
+                            LegStatus::initial(mode)
+                        };
+                        new_legs.push((
+                            id.to_string(),
+                            i as i64 + 1,
+                            l,
+                            mode.leg_kind().as_str().into(),
+                            status.as_str().into(),
+                            None,
+                        ));
+                    }
+                    results.push(TaResult {
+                        ta_number: t.ta_number.clone(),
+                        request: id,
+                        outcome: if t.cancelled {
+                            TaOutcome::Cancelled
+                        } else {
+                            TaOutcome::Created
+                        },
+                    });
+                    new_requests.push((id, t, digest));
+                }
+            }
+        }
+        for chunk in new_requests.chunks(ROWS_PER_INSERT) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, ta_digest, created_at, updated_at) ",
+            );
+            b.push_values(chunk, |mut q, (id, t, digest)| {
+                q.push_bind(id.to_string())
+                    .push_bind(t.traveller.to_string())
+                    .push_bind(submitted_by.to_string())
+                    .push_bind(t.purpose.as_str())
+                    .push_bind(&t.ta_number)
+                    .push_bind(&agency_s)
+                    .push_bind(digest)
+                    .push_bind(&now)
+                    .push_bind(&now);
+            });
+            b.build().execute(&mut *tx).await.map_err(be)?;
+        }
+        for chunk in new_legs.chunks(ROWS_PER_INSERT) {
+            let mut b = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
+                 carrier, kind, status, decided_by, decided_at, grounds, comment, answer, answered_at) ",
+            );
+            b.push_values(chunk, |mut q, (id, seq, l, kind, status, keep)| {
+                q.push_bind(id.as_str())
+                    .push_bind(*seq)
+                    .push_bind(&l.origin)
+                    .push_bind(&l.destination)
+                    .push_bind(l.area.as_str())
+                    .push_bind(ts(&l.depart))
+                    .push_bind(ts(&l.arrive))
+                    .push_bind(&l.depart_tz)
+                    .push_bind(&l.arrive_tz)
+                    .push_bind(l.carrier.as_ref().map(|c| c.as_str().to_string()))
+                    .push_bind(kind.as_str())
+                    .push_bind(status.as_str())
+                    .push_bind(keep.as_ref().and_then(|k| k.decided_by.clone()))
+                    .push_bind(keep.as_ref().and_then(|k| k.decided_at.clone()))
+                    .push_bind(
+                        keep.as_ref()
+                            .map(|k| k.grounds.clone())
+                            .unwrap_or_else(|| "[]".into()),
+                    )
+                    .push_bind(keep.as_ref().map(|k| k.comment.clone()).unwrap_or_default())
+                    .push_bind(keep.as_ref().map(|k| k.answer.clone()).unwrap_or_default())
+                    .push_bind(keep.as_ref().and_then(|k| k.answered_at.clone()));
+            });
+            b.build().execute(&mut *tx).await.map_err(be)?;
+        }
+        let changed: Vec<(&str, &str)> = results
+            .iter()
+            .filter(|r| r.outcome != TaOutcome::Unchanged)
+            .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
+            .collect();
+        if !changed.is_empty() {
+            audit_tx(
+                &mut tx,
+                audit,
+                "travel_authorisations.apply",
+                &format!("agency:{agency}"),
+                json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
+                       "unchanged": results.len() - changed.len()}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(be)?;
+        Ok(results)
+    }
+}

@@ -1,0 +1,421 @@
+//! `warden import profiles` and `warden import travel-authorisations`: CSV
+//! files from legacy systems and ERPs (formats in docs/import-formats.md).
+//! Rows are checked one by one; a bad row is reported with its line number and
+//! the valid rows are still imported. Re-running the same file changes nothing.
+
+use crate::db::progress;
+use anyhow::Context;
+use std::collections::HashSet;
+use std::path::Path;
+use uuid::Uuid;
+use warden_server::erp::{build_profile, build_tas, ProfileRow, TaInput};
+use warden_server::error::ApiError;
+use warden_server::state::AppState;
+use warden_server::trips::{LegInput, Resolver};
+use warden_store::{AuditContext, ImportCounts, TaOutcome};
+
+/// A rejected row.
+#[derive(Debug, Clone)]
+pub struct RowError {
+    pub line: u64,
+    pub field: String,
+    pub message: String,
+}
+
+impl RowError {
+    fn of(line: u64, e: &ApiError) -> RowError {
+        let field = e.field.clone().unwrap_or_default();
+        let message = match e.detail.split_once(": ") {
+            Some((f, m)) if f == field => m.to_string(),
+            _ => e.detail.clone(),
+        };
+        RowError {
+            line,
+            field,
+            message,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub counts: ImportCounts,
+    /// TAs cancelled (travel authorisations only).
+    pub cancelled: u64,
+    pub rows: u64,
+    pub errors: Vec<RowError>,
+}
+
+impl Report {
+    pub fn print(&self, what: &str) {
+        println!(
+            "{} rows read: {} {what} created, {} updated, {} unchanged{}, {} rejected",
+            self.rows,
+            self.counts.created,
+            self.counts.updated,
+            self.counts.unchanged,
+            if self.cancelled > 0 {
+                format!(", {} cancelled", self.cancelled)
+            } else {
+                String::new()
+            },
+            self.errors.len()
+        );
+        for e in self.errors.iter().take(200) {
+            println!("  line {}: {}: {}", e.line, e.field, e.message);
+        }
+        if self.errors.len() > 200 {
+            println!("  … and {} more", self.errors.len() - 200);
+        }
+    }
+}
+
+fn reader(file: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, u64)> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let len = f.metadata()?.len();
+    let r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(f);
+    Ok((r, len))
+}
+
+/// Column positions by header name; `required` must all be present.
+fn columns(
+    headers: &csv::StringRecord,
+    required: &[&str],
+    optional: &[&str],
+) -> anyhow::Result<Vec<Option<usize>>> {
+    let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| find(c).is_none())
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the header line lacks the column(s) {}; expected {}",
+            missing.join(", "),
+            required
+                .iter()
+                .chain(optional)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    Ok(required.iter().chain(optional).map(|c| find(c)).collect())
+}
+
+fn cell(rec: &csv::StringRecord, col: Option<usize>) -> String {
+    col.and_then(|i| rec.get(i)).unwrap_or("").to_string()
+}
+
+async fn agency_id(state: &AppState, code: &str) -> anyhow::Result<Uuid> {
+    Ok(state
+        .store
+        .get_agency_by_code(code)
+        .await?
+        .with_context(|| format!("there is no agency {code}"))?
+        .id)
+}
+
+/// Profiles per transaction.
+const PROFILE_BATCH: usize = 1000;
+
+pub async fn profiles(
+    state: &AppState,
+    agency: &str,
+    file: &Path,
+    quiet: bool,
+) -> anyhow::Result<Report> {
+    let agency = agency_id(state, agency).await?;
+    let (mut rdr, len) = reader(file)?;
+    let cols = columns(
+        rdr.headers()?,
+        &["personnel_id", "name", "category"],
+        &[
+            "email",
+            "nationality",
+            "phone",
+            "duty_station",
+            "emergency_contacts",
+            "certificates",
+        ],
+    )?;
+    let pb = progress(len, "profiles");
+    if quiet {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let ctx = AuditContext::system("warden import profiles");
+    let mut report = Report::default();
+    let mut batch = vec![];
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let more = match rdr.read_record(&mut rec) {
+            Ok(m) => m,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                report.errors.push(RowError {
+                    line,
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        };
+        if more {
+            report.rows += 1;
+            let line = rec.position().map_or(0, |p| p.line());
+            pb.set_position(rec.position().map_or(0, |p| p.byte()));
+            let row = ProfileRow {
+                personnel_id: cell(&rec, cols[0]),
+                name: cell(&rec, cols[1]),
+                category: cell(&rec, cols[2]),
+                email: cell(&rec, cols[3]),
+                nationality: cell(&rec, cols[4]),
+                phone: cell(&rec, cols[5]),
+                duty_station: cell(&rec, cols[6]),
+                emergency_contacts: cell(&rec, cols[7]),
+                certificates: cell(&rec, cols[8]),
+            };
+            match build_profile(state, agency, &row).await {
+                Ok(p) if !seen.insert(p.personnel_id.clone()) => report.errors.push(RowError {
+                    line,
+                    field: "personnel_id".into(),
+                    message: format!("{} appears on an earlier line", p.personnel_id),
+                }),
+                Ok(p) => batch.push(p),
+                Err(e) => report.errors.push(RowError::of(line, &e)),
+            }
+        }
+        if batch.len() >= PROFILE_BATCH || (!more && !batch.is_empty()) {
+            let c = state.store.import_profiles(&batch, &ctx).await?;
+            report.counts.add(c);
+            batch.clear();
+        }
+        if !more {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    Ok(report)
+}
+
+/// TAs per transaction.
+pub const TA_BATCH: usize = 5000;
+
+/// One TA being read: its rows are consecutive in the file.
+struct Pending {
+    line: u64,
+    input: TaInput,
+    error: Option<RowError>,
+}
+
+pub async fn travel_authorisations(
+    state: &AppState,
+    agency_code: &str,
+    file: &Path,
+    quiet: bool,
+) -> anyhow::Result<Report> {
+    let agency = agency_id(state, agency_code).await?;
+    let actor = system_actor(state).await?;
+    let (mut rdr, len) = reader(file)?;
+    let cols = columns(
+        rdr.headers()?,
+        &["ta_number", "traveller", "from", "to", "depart", "arrive"],
+        &["status", "purpose", "flight"],
+    )?;
+    let pb = progress(len, "travel authorisations");
+    if quiet {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let ctx = AuditContext::system(&format!(
+        "warden import travel-authorisations ({agency_code})"
+    ));
+    let mut report = Report::default();
+    let mut places = Resolver::default();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut batch: Vec<Pending> = Vec::with_capacity(TA_BATCH);
+    let mut cur: Option<Pending> = None;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let more = match rdr.read_record(&mut rec) {
+            Ok(m) => m,
+            Err(e) => {
+                report.errors.push(RowError {
+                    line: e.position().map_or(0, |p| p.line()),
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        };
+        if more {
+            report.rows += 1;
+            let line = rec.position().map_or(0, |p| p.line());
+            if report.rows % 4096 == 0 {
+                pb.set_position(rec.position().map_or(0, |p| p.byte()));
+            }
+            let ta_number = cell(&rec, cols[0]);
+            let leg = LegInput {
+                from: cell(&rec, cols[2]),
+                to: cell(&rec, cols[3]),
+                depart: cell(&rec, cols[4]),
+                arrive: cell(&rec, cols[5]),
+                flight: Some(cell(&rec, cols[8])).filter(|f| !f.is_empty()),
+            };
+            match &mut cur {
+                Some(p) if p.input.ta_number == ta_number => {
+                    if p.input.legs.len() >= 50 && p.error.is_none() {
+                        p.error = Some(RowError {
+                            line,
+                            field: "ta_number".into(),
+                            message: "a TA has at most 50 legs".into(),
+                        });
+                    }
+                    p.input.legs.push(leg);
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(p) = cur.take() {
+                batch.push(p);
+            }
+            let error = (!done.insert(ta_number.clone())).then(|| RowError {
+                line,
+                field: "ta_number".into(),
+                message: format!(
+                    "TA {ta_number} appeared on earlier lines: a TA's rows must be consecutive"
+                ),
+            });
+            cur = Some(Pending {
+                line,
+                input: TaInput {
+                    ta_number,
+                    traveller: cell(&rec, cols[1]),
+                    status: Some(cell(&rec, cols[6])),
+                    purpose: Some(cell(&rec, cols[7])),
+                    legs: vec![leg],
+                },
+                error,
+            });
+        } else if let Some(p) = cur.take() {
+            batch.push(p);
+        }
+        if batch.len() >= TA_BATCH || (!more && !batch.is_empty()) {
+            flush(
+                state,
+                &mut places,
+                agency,
+                actor,
+                &ctx,
+                &mut batch,
+                &mut report,
+            )
+            .await?;
+        }
+        if !more {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    report.errors.sort_by_key(|e| e.line);
+    state
+        .store
+        .append_audit(
+            &ctx,
+            "travel_authorisations.import",
+            &format!("agency:{agency}"),
+            serde_json::json!({"file": file.display().to_string(), "rows": report.rows,
+                "created": report.counts.created, "updated": report.counts.updated,
+                "unchanged": report.counts.unchanged, "cancelled": report.cancelled,
+                "rejected": report.errors.len()}),
+        )
+        .await?;
+    Ok(report)
+}
+
+async fn flush(
+    state: &AppState,
+    places: &mut Resolver,
+    agency: Uuid,
+    actor: Uuid,
+    ctx: &AuditContext,
+    batch: &mut Vec<Pending>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let (bad, good): (Vec<Pending>, Vec<Pending>) =
+        batch.drain(..).partition(|p| p.error.is_some());
+    report
+        .errors
+        .extend(bad.into_iter().filter_map(|p| p.error));
+    let inputs: Vec<TaInput> = good.iter().map(|p| p.input.clone()).collect();
+    let built = build_tas(state, places, agency, &inputs)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    let mut tas = Vec::with_capacity(built.len());
+    for (p, r) in good.iter().zip(built) {
+        match r {
+            Ok(t) => tas.push(t),
+            Err(e) => {
+                // Point at the row of the failing leg when the error names one.
+                let leg = e
+                    .field
+                    .as_deref()
+                    .and_then(|f| f.strip_prefix("legs["))
+                    .and_then(|f| f.split(']').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                report.errors.push(RowError::of(p.line + leg, &e));
+            }
+        }
+    }
+    if tas.is_empty() {
+        return Ok(());
+    }
+    let results = state
+        .store
+        .apply_travel_authorisations(agency, actor, &tas, ctx)
+        .await?;
+    for r in results {
+        match r.outcome {
+            TaOutcome::Created => report.counts.created += 1,
+            TaOutcome::Updated => report.counts.updated += 1,
+            TaOutcome::Unchanged => report.counts.unchanged += 1,
+            TaOutcome::Cancelled => report.cancelled += 1,
+        }
+    }
+    Ok(())
+}
+
+/// The user recorded as submitting imported trips: `erp-import`, created on first use
+/// (no password: it cannot log in).
+async fn system_actor(state: &AppState) -> anyhow::Result<Uuid> {
+    if let Some(u) = state.store.get_user_by_username("erp-import").await? {
+        return Ok(u.id);
+    }
+    let u = state
+        .store
+        .create_user(
+            &warden_store::NewUser {
+                username: "erp-import".into(),
+                display_name: "ERP import".into(),
+                email: String::new(),
+                agency: None,
+                password_hash: String::new(),
+                grants: vec![],
+                locale: "en".into(),
+            },
+            &AuditContext::system("warden import travel-authorisations"),
+        )
+        .await?;
+    Ok(u.id)
+}
