@@ -15,6 +15,8 @@
 //! - text is ordered with `COLLATE "C"` (byte order), as SQLite orders it,
 //!   whatever the database's default collation.
 
+mod erp;
+mod notify;
 mod rows;
 mod trip;
 mod write;
@@ -1044,6 +1046,13 @@ impl Store for PgStore {
                 &now,
             )
             .await?;
+            if old_level != Some(new_level) {
+                let told = notify::level_changed_tx(
+                    &mut tx, &area_code, &area_name, old_level, new_level, &now,
+                )
+                .await?;
+                detail["travellers_notified"] = json!(told);
+            }
             detail["old_level"] = json!(old_level.map(i64::from));
             detail["new_level"] = json!(i64::from(new_level));
             detail["advisory_version"] = json!(version);
@@ -1256,6 +1265,95 @@ impl Store for PgStore {
 
     async fn clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {
         self.trip_clearance_queue(q).await
+    }
+
+    async fn answer_leg(
+        &self,
+        request: Uuid,
+        seq: i32,
+        answer: &str,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        self.trip_answer_leg(request, seq, answer, audit).await
+    }
+
+    async fn import_profiles(
+        &self,
+        rows: &[ProfileInput],
+        audit: &AuditContext,
+    ) -> Result<ImportCounts> {
+        self.profiles_import(rows, audit).await
+    }
+
+    async fn get_profile(&self, user: Uuid) -> Result<Option<Profile>> {
+        self.profile_get(user).await
+    }
+
+    async fn profile_users(
+        &self,
+        agency: Uuid,
+        personnel_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Uuid>> {
+        self.profile_users_of(agency, personnel_ids).await
+    }
+
+    async fn apply_travel_authorisations(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>> {
+        self.tas_apply(agency, submitted_by, tas, audit).await
+    }
+
+    async fn publish_airline_list(
+        &self,
+        month: chrono::NaiveDate,
+        airlines: &[ApprovedAirline],
+        note: &str,
+        audit: &AuditContext,
+    ) -> Result<AirlineList> {
+        self.airlines_publish(month, airlines, note, audit).await
+    }
+
+    async fn airline_list(&self, month: Option<chrono::NaiveDate>) -> Result<Option<AirlineList>> {
+        self.airlines_get(month).await
+    }
+
+    async fn airline_lists(&self) -> Result<Vec<AirlineListSummary>> {
+        self.airlines_months().await
+    }
+
+    async fn list_notifications(
+        &self,
+        user: Uuid,
+        unread_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>> {
+        self.notifications_list(user, unread_only, page).await
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        user: Uuid,
+        ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.notifications_mark_read(user, ids, at).await
+    }
+
+    async fn claim_emails(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<OutgoingEmail>> {
+        self.emails_claim(limit, now).await
+    }
+
+    async fn finish_email(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.email_finish(id, outcome, now).await
     }
 
     async fn append_audit(

@@ -6,7 +6,12 @@
 //! the areas of its legs `FOR SHARE`, so each leg's kind follows the mode as
 //! it stands when the submission commits, never a mode being changed
 //! meanwhile. Racing decisions on one leg are settled by a compare-and-set
-//! UPDATE on the leg row.
+//! UPDATE on the leg row; so is a traveller's answer to a returned leg, which
+//! first share-locks the leg's area like a submission, since it too takes the
+//! area's current mode.
+//!
+//! The notifications a change causes (see `notify.rs`) are written in its
+//! transaction, after its own rows and before the audit head.
 
 use serde_json::json;
 use sqlx::postgres::PgRow;
@@ -14,15 +19,16 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
+use warden_domain::people::AirlineCode;
 use warden_domain::trip::{
-    DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
+    ClearanceDecision, DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
 };
 use warden_domain::AreaCode;
 use warden_store::*;
 
 use crate::rows::{area_code, be, col, country_code};
 use crate::write::{audit_tx, Tx};
-use crate::PgStore;
+use crate::{notify, PgStore};
 
 fn mode(s: &str) -> Result<ProcessingMode> {
     ProcessingMode::parse(s).map_err(|e| StoreError::Backend(e.to_string()))
@@ -49,7 +55,8 @@ fn purpose(s: &str) -> Result<TripPurpose> {
 const LEG_COLS: &str =
     "l.request_id, l.seq, l.origin, l.destination, l.area_code, a.name AS area_name, \
      a.country AS area_country, l.depart, l.arrive, l.depart_tz, l.arrive_tz, l.kind, l.status, \
-     l.decided_by, d.display_name AS decided_by_name, l.decided_at, l.grounds, l.comment";
+     l.decided_by, d.display_name AS decided_by_name, l.decided_at, l.grounds, l.comment, \
+     l.carrier, l.answer, l.answered_at";
 
 const LEG_FROM: &str =
     "FROM legs l JOIN areas a ON a.code = l.area_code LEFT JOIN users d ON d.id = l.decided_by";
@@ -73,7 +80,44 @@ fn leg_row(r: &PgRow) -> Result<Leg> {
         decided_at: col(r, "decided_at")?,
         grounds: col::<Json<Vec<DenialGround>>>(r, "grounds")?.0,
         comment: col(r, "comment")?,
+        carrier: col::<Option<String>>(r, "carrier")?
+            .map(|c| AirlineCode::parse(&c).map_err(|e| StoreError::Backend(e.to_string())))
+            .transpose()?,
+        answer: col(r, "answer")?,
+        answered_at: col(r, "answered_at")?,
     })
+}
+
+/// What the traveller is told of a decision on their leg.
+pub(crate) fn decision_message(d: &LegDecision, area_name: &str) -> (String, String) {
+    let said = if d.comment.is_empty() {
+        String::new()
+    } else {
+        format!(" The reviewer wrote: {}", d.comment)
+    };
+    match d.decision {
+        ClearanceDecision::Grant => (
+            format!("Security clearance granted: {area_name}"),
+            format!(
+                "Leg {} of your trip, into {area_name}, is cleared.{said}",
+                d.seq
+            ),
+        ),
+        ClearanceDecision::Deny => (
+            format!("Security clearance denied: {area_name}"),
+            format!(
+                "Leg {} of your trip, into {area_name}, is not cleared. Do not travel.{said}",
+                d.seq
+            ),
+        ),
+        ClearanceDecision::Return => (
+            format!("More information needed: {area_name}"),
+            format!(
+                "Leg {} of your trip, into {area_name}, was returned to you for more information; answer it to resubmit.{said}",
+                d.seq
+            ),
+        ),
+    }
 }
 
 fn area_not_found(code: &str) -> StoreError {
@@ -93,12 +137,14 @@ impl PgStore {
         let mut tx = self.begin().await?;
         // The area row's lock orders this change against submissions reading
         // the area's mode (FOR SHARE) and against other changes of it.
-        sqlx::query("SELECT code FROM areas WHERE code = $1 FOR NO KEY UPDATE")
-            .bind(area.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(be)?
-            .ok_or_else(|| area_not_found(area.as_str()))?;
+        let area_name: String =
+            sqlx::query("SELECT name FROM areas WHERE code = $1 FOR NO KEY UPDATE")
+                .bind(area.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?
+                .ok_or_else(|| area_not_found(area.as_str()))
+                .and_then(|r| col(&r, "name"))?;
         sqlx::query(
             "INSERT INTO area_modes (area_code, mode, set_by, set_at, reason) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (area_code) DO UPDATE SET mode = excluded.mode, set_by = excluded.set_by, \
@@ -129,24 +175,42 @@ impl PgStore {
             ProcessingMode::Manual => LegStatus::initial(ProcessingMode::Automatic),
             ProcessingMode::Automatic => LegStatus::initial(ProcessingMode::Manual),
         };
-        let reevaluated = sqlx::query(
-            "UPDATE legs SET kind = $1, status = $2 WHERE area_code = $3 AND status = $4 AND depart > $5",
-        )
+        // One statement for any number of legs: it re-evaluates them (with
+        // each one's trip and traveller from the join), tells the traveller
+        // of each trip touched once, and hands back only the two counts.
+        let (subject, body) = notify::reevaluated_message(area, &area_name, m);
+        let counts = sqlx::query(&format!(
+            "WITH changed AS (UPDATE legs l SET kind = $1, status = $2, reevaluated_at = $5 \
+               FROM travel_requests t \
+               WHERE t.id = l.request_id AND l.area_code = $3 AND l.status = $4 AND l.depart > $5 \
+               RETURNING t.id, t.traveller_id), \
+             told AS (INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
+               SELECT {}, c.traveller_id, 'leg_reevaluated', $6, $7, '/trips/' || c.id, $5, {} \
+               FROM (SELECT DISTINCT id, traveller_id FROM changed) c JOIN users u ON u.id = c.traveller_id \
+               RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM changed) AS legs, (SELECT COUNT(*) FROM told) AS told",
+            notify::SQL_UUID_V7,
+            notify::EMAIL_STATE
+        ))
         .bind(m.leg_kind().as_str())
         .bind(LegStatus::initial(m).as_str())
         .bind(area.as_str())
         .bind(from.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .bind(&subject)
+        .bind(&body)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(be)?
-        .rows_affected();
+        .map_err(be)?;
+        let reevaluated = col::<i64>(&counts, "legs")? as u64;
+        let notified = col::<i64>(&counts, "told")? as u64;
+        notify::reevaluated_tx(&mut tx, area, m, notified, &now).await?;
         audit_tx(
             &mut tx,
             audit,
             "area.processing_mode",
             &format!("area:{area}"),
-            json!({"mode": m.as_str(), "reason": reason, "reevaluated_legs": reevaluated}),
+            json!({"mode": m.as_str(), "reason": reason, "reevaluated_legs": reevaluated, "travellers_notified": notified}),
         )
         .await?;
         tx.commit().await.map_err(be)?;
@@ -246,9 +310,12 @@ impl PgStore {
         {
             return Err(StoreError::NotFound(format!("area {} (legs[{i}])", l.area)));
         }
+        // A TA number is the agency's: the ERP's copy of the TA finds this
+        // trip by the traveller's agency and the number.
         sqlx::query(
-            "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL \
+               ELSE (SELECT agency_id FROM users WHERE id = $2) END, $6, $6)",
         )
         .bind(id)
         .bind(r.traveller)
@@ -258,32 +325,60 @@ impl PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await
+        .map_err(|e| match be(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "TA {} is already recorded for this agency",
+                r.ta_number.as_deref().unwrap_or_default()
+            )),
+            other => other,
+        })?;
+        let kinds: Vec<&str> = r
+            .legs
+            .iter()
+            .map(|l| modes[l.area.as_str()].leg_kind().as_str())
+            .collect();
+        let statuses: Vec<&str> = r
+            .legs
+            .iter()
+            .map(|l| LegStatus::initial(modes[l.area.as_str()]).as_str())
+            .collect();
+        let seqs: Vec<i32> = (1..=r.legs.len() as i32).collect();
+        let origins: Vec<&str> = r.legs.iter().map(|l| l.origin.as_str()).collect();
+        let destinations: Vec<&str> = r.legs.iter().map(|l| l.destination.as_str()).collect();
+        let areas: Vec<&str> = r.legs.iter().map(|l| l.area.as_str()).collect();
+        let departs: Vec<_> = r.legs.iter().map(|l| l.depart).collect();
+        let arrives: Vec<_> = r.legs.iter().map(|l| l.arrive).collect();
+        let depart_tzs: Vec<Option<&str>> = r.legs.iter().map(|l| l.depart_tz.as_deref()).collect();
+        let arrive_tzs: Vec<Option<&str>> = r.legs.iter().map(|l| l.arrive_tz.as_deref()).collect();
+        let carriers: Vec<Option<&str>> = r
+            .legs
+            .iter()
+            .map(|l| l.carrier.as_ref().map(|c| c.as_str()))
+            .collect();
+        sqlx::query(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
+             carrier, kind, status) \
+             SELECT $1, x.seq, x.origin, x.destination, x.area_code, x.depart, x.arrive, x.depart_tz, x.arrive_tz, \
+             x.carrier, x.kind, x.status \
+             FROM UNNEST($2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+             AS x(seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, carrier, kind, status)",
+        )
+        .bind(id)
+        .bind(&seqs)
+        .bind(&origins)
+        .bind(&destinations)
+        .bind(&areas)
+        .bind(&departs)
+        .bind(&arrives)
+        .bind(&depart_tzs)
+        .bind(&arrive_tzs)
+        .bind(&carriers)
+        .bind(&kinds)
+        .bind(&statuses)
+        .execute(&mut *tx)
+        .await
         .map_err(be)?;
-        let mut kinds = Vec::with_capacity(r.legs.len());
-        for (i, l) in r.legs.iter().enumerate() {
-            let seq = i as i32 + 1;
-            let m = modes[l.area.as_str()];
-            let (kind, status) = (m.leg_kind(), LegStatus::initial(m));
-            sqlx::query(
-                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, kind, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(id)
-            .bind(seq)
-            .bind(&l.origin)
-            .bind(&l.destination)
-            .bind(l.area.as_str())
-            .bind(l.depart)
-            .bind(l.arrive)
-            .bind(&l.depart_tz)
-            .bind(&l.arrive_tz)
-            .bind(kind.as_str())
-            .bind(status.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?;
-            kinds.push(kind.as_str());
-        }
         audit_tx(
             &mut tx,
             audit,
@@ -306,7 +401,7 @@ impl PgStore {
     pub(crate) async fn trip_get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>> {
         let Some(row) = sqlx::query(
             "SELECT r.id, r.traveller_id, u.display_name AS traveller_name, r.submitted_by, r.purpose, r.ta_number, \
-             r.created_at, r.updated_at FROM travel_requests r JOIN users u ON u.id = r.traveller_id WHERE r.id = $1",
+             r.agency_id, r.created_at, r.updated_at FROM travel_requests r JOIN users u ON u.id = r.traveller_id WHERE r.id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -333,6 +428,7 @@ impl PgStore {
             submitted_by: col(&row, "submitted_by")?,
             purpose: purpose(&col::<String>(&row, "purpose")?)?,
             ta_number: col(&row, "ta_number")?,
+            agency: col(&row, "agency_id")?,
             status: TripStatus::of(&statuses),
             created_at: col(&row, "created_at")?,
             updated_at: col(&row, "updated_at")?,
@@ -375,6 +471,26 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
+        let who = sqlx::query(
+            "SELECT r.traveller_id, a.name FROM travel_requests r JOIN legs l ON l.request_id = r.id \
+             JOIN areas a ON a.code = l.area_code WHERE r.id = $1 AND l.seq = $2",
+        )
+        .bind(d.request)
+        .bind(d.seq)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(be)?;
+        let (subject, body) = decision_message(d, &col::<String>(&who, "name")?);
+        notify::notify_tx(
+            &mut tx,
+            col(&who, "traveller_id")?,
+            "leg_decided",
+            &subject,
+            &body,
+            &format!("/trips/{}", d.request),
+            &now,
+        )
+        .await?;
         let grounds: Vec<&str> = d.grounds.iter().map(|g| g.as_str()).collect();
         audit_tx(
             &mut tx,
@@ -421,6 +537,99 @@ impl PgStore {
                 )),
             },
         }
+    }
+
+    pub(crate) async fn trip_answer_leg(
+        &self,
+        request: Uuid,
+        seq: i32,
+        answer: &str,
+        audit: &AuditContext,
+    ) -> Result<TravelRequest> {
+        let now = audit.at;
+        let mut tx = self.begin().await?;
+        let not_found = || StoreError::NotFound(format!("leg {seq} of travel request {request}"));
+        let area: String =
+            sqlx::query("SELECT area_code FROM legs WHERE request_id = $1 AND seq = $2")
+                .bind(request)
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?
+                .ok_or_else(not_found)
+                .and_then(|r| col(&r, "area_code"))?;
+        // The leg takes the area's mode as it stands when this commits: the
+        // share lock waits for a mode change in flight, and a mode change
+        // waits for this (as with a submission).
+        sqlx::query("SELECT code FROM areas WHERE code = $1 FOR SHARE")
+            .bind(&area)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(be)?;
+        // The compare-and-set, evaluated again under the area's current mode.
+        let answered = sqlx::query(
+            "UPDATE legs l SET \
+               kind = CASE WHEN COALESCE((SELECT mode FROM area_modes m WHERE m.area_code = l.area_code), 'automatic') = 'manual' \
+                      THEN 'clearance' ELSE 'notification' END, \
+               status = CASE WHEN COALESCE((SELECT mode FROM area_modes m WHERE m.area_code = l.area_code), 'automatic') = 'manual' \
+                      THEN 'pending' ELSE 'acknowledged' END, \
+               answer = $1, answered_at = $2, decided_by = NULL, decided_at = NULL, grounds = '[]'::jsonb \
+             WHERE l.request_id = $3 AND l.seq = $4 AND l.status = 'returned' \
+             RETURNING l.area_code",
+        )
+        .bind(answer)
+        .bind(now)
+        .bind(request)
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(be)?;
+        let Some(answered) = answered else {
+            // A fresh statement sees what a racing answer committed.
+            let cur = sqlx::query("SELECT status FROM legs WHERE request_id = $1 AND seq = $2")
+                .bind(request)
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?;
+            return Err(match cur {
+                None => not_found(),
+                Some(r) => StoreError::Conflict(format!(
+                    "leg {seq} is {}, not returned for more information",
+                    col::<String>(&r, "status")?
+                )),
+            });
+        };
+        sqlx::query("UPDATE travel_requests SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(request)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        let area = area_code(&col::<String>(&answered, "area_code")?)?;
+        notify::reviewers_tx(
+            &mut tx,
+            &area,
+            "leg_answered",
+            &format!("A traveller answered a returned clearance request for {area}"),
+            &format!(
+                "Leg {seq} of trip {request} is pending again with the traveller's answer: {answer}"
+            ),
+            &now,
+        )
+        .await?;
+        audit_tx(
+            &mut tx,
+            audit,
+            "trip.answer",
+            &format!("trip:{request}"),
+            json!({"leg": seq, "answer": answer}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.trip_get_travel_request(request).await?.ok_or_else(|| {
+            StoreError::Backend(format!("travel request {request} vanished after commit"))
+        })
     }
 
     pub(crate) async fn trip_clearance_queue(&self, q: &ClearanceQuery) -> Result<Page<QueuedLeg>> {

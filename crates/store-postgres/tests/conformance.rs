@@ -388,6 +388,7 @@ fn trip_to(
             arrive: chrono::Utc::now() + chrono::Duration::days(30) + chrono::Duration::hours(8),
             depart_tz: None,
             arrive_tz: None,
+            carrier: None,
         }],
     }
 }
@@ -488,6 +489,374 @@ async fn submissions_racing_a_mode_change_follow_commit_order() {
             "round {round}: the leg must end under the mode that stands after both commits"
         );
     }
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// A context of its own instant, so that notifications made in turn sort in
+/// that order.
+fn ctx() -> warden_store::AuditContext {
+    warden_store::AuditContext::system("test")
+}
+
+/// Mailers on several server instances claim from one outbox: `FOR UPDATE
+/// SKIP LOCKED` hands every e-mail to exactly one of them.
+#[tokio::test]
+async fn concurrent_mailers_never_claim_the_same_email() {
+    use std::collections::HashSet;
+    use warden_domain::trip::ProcessingMode;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    for _ in 0..120 {
+        s.create_travel_request(&trip_to(&kab, t.id), &ctx())
+            .await
+            .unwrap();
+    }
+    // One notification per trip.
+    assert_eq!(
+        s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "x", &ctx())
+            .await
+            .unwrap(),
+        120
+    );
+    let now = chrono::Utc::now();
+    let mut seen = HashSet::new();
+    loop {
+        let (a, b, c, d) = tokio::join!(
+            s.claim_emails(7, now),
+            s.claim_emails(7, now),
+            s.claim_emails(7, now),
+            s.claim_emails(7, now)
+        );
+        let mut round = 0;
+        for batch in [a, b, c, d] {
+            for e in batch.unwrap() {
+                round += 1;
+                assert!(seen.insert(e.id), "{} was claimed twice", e.id);
+                assert_eq!(e.attempts, 1);
+            }
+        }
+        if round == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// An answer racing a change of the area's mode ends under the mode that
+/// stands after both, as a submission does.
+#[tokio::test]
+async fn answers_racing_a_mode_change_follow_commit_order() {
+    use warden_domain::trip::{ClearanceDecision, LegStatus, ProcessingMode};
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    for round in 0..20 {
+        let to = if round % 2 == 0 {
+            ProcessingMode::Automatic
+        } else {
+            ProcessingMode::Manual
+        };
+        // A returned leg (only a pending one can be returned), in an area of
+        // the other mode.
+        s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "x", &ctx())
+            .await
+            .unwrap();
+        let r = s
+            .create_travel_request(&trip_to(&kab, t.id), &ctx())
+            .await
+            .unwrap();
+        s.decide_leg(
+            &LegDecision {
+                request: r.id,
+                seq: 1,
+                decision: ClearanceDecision::Return,
+                grounds: vec![],
+                comment: "why?".into(),
+                actor: dof.id,
+            },
+            LegStatus::Returned,
+            &ctx(),
+        )
+        .await
+        .unwrap();
+        if to == ProcessingMode::Manual {
+            s.set_processing_mode(&kab, ProcessingMode::Automatic, dof.id, "x", &ctx())
+                .await
+                .unwrap();
+        }
+        let (c1, c2) = (ctx(), ctx());
+        let (set, answered) = tokio::join!(
+            s.set_processing_mode(&kab, to, dof.id, "race", &c1),
+            s.answer_leg(r.id, 1, "because", &c2)
+        );
+        set.unwrap();
+        answered.unwrap();
+        let leg = &s.get_travel_request(r.id).await.unwrap().unwrap().legs[0];
+        assert_eq!(
+            (leg.kind, leg.status),
+            (to.leg_kind(), LegStatus::initial(to)),
+            "round {round}: the answered leg must end under the mode that stands after both commits"
+        );
+    }
+    assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, None);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+async fn erp_agency(s: &PgStore, traveller: uuid::Uuid) -> uuid::Uuid {
+    use warden_store::*;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "UNDP".into(),
+                name: "UNDP".into(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    // Give the fixture's traveller to the agency, as an import would.
+    sqlx::query("UPDATE users SET agency_id = $1 WHERE id = $2")
+        .bind(ag.id)
+        .bind(traveller)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    ag.id
+}
+
+/// A batch of TAs updating a trip while a reviewer decides one of its legs:
+/// neither deadlocks nor loses the other's work (the batch locks legs before
+/// their request, as a decision does).
+#[tokio::test]
+async fn ta_updates_racing_a_decision_keep_it() {
+    use warden_domain::trip::{ClearanceDecision, LegStatus, ProcessingMode, TripPurpose};
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "x", &ctx())
+        .await
+        .unwrap();
+    for round in 0..15 {
+        let legs = trip_to(&kab, t.id).legs;
+        let ta = |purpose| TravelAuthorisation {
+            ta_number: format!("TA-{round}"),
+            traveller: t.id,
+            purpose,
+            cancelled: false,
+            legs: legs.clone(),
+        };
+        let created = s
+            .apply_travel_authorisations(agency, dof.id, &[ta(TripPurpose::Official)], &ctx())
+            .await
+            .unwrap();
+        let id = created[0].request;
+        // The same legs, another purpose: the TA changed, its leg did not.
+        let changed = [ta(TripPurpose::Entitlement)];
+        let decision = LegDecision {
+            request: id,
+            seq: 1,
+            decision: ClearanceDecision::Grant,
+            grounds: vec![],
+            comment: String::new(),
+            actor: dof.id,
+        };
+        let (c1, c2) = (ctx(), ctx());
+        let (applied, decided) = tokio::join!(
+            s.apply_travel_authorisations(agency, dof.id, &changed, &c1),
+            s.decide_leg(&decision, LegStatus::Granted, &c2)
+        );
+        assert_eq!(applied.unwrap()[0].outcome, TaOutcome::Updated);
+        decided.unwrap();
+        let r = s.get_travel_request(id).await.unwrap().unwrap();
+        assert_eq!(r.purpose, TripPurpose::Entitlement);
+        assert_eq!(
+            (r.legs[0].status, r.legs[0].decided_by),
+            (LegStatus::Granted, Some(dof.id)),
+            "round {round}"
+        );
+    }
+    assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, None);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// The same new TA sent twice at once (an ERP retrying): one trip, created
+/// once; the other batch finds it.
+#[tokio::test]
+async fn the_same_ta_applied_twice_at_once_makes_one_trip() {
+    use warden_domain::trip::TripPurpose;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    for round in 0..15 {
+        let mut ta = TravelAuthorisation {
+            ta_number: format!("TA-{round}"),
+            traveller: t.id,
+            purpose: TripPurpose::Official,
+            cancelled: false,
+            legs: trip_to(&kab, t.id).legs,
+        };
+        let first = [ta.clone()];
+        // Every other round the second copy differs (a later version).
+        if round % 2 == 1 {
+            ta.purpose = TripPurpose::Personal;
+        }
+        let second = [ta];
+        let (c1, c2) = (ctx(), ctx());
+        let (a, b) = tokio::join!(
+            s.apply_travel_authorisations(agency, dof.id, &first, &c1),
+            s.apply_travel_authorisations(agency, dof.id, &second, &c2)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a[0].request, b[0].request, "round {round}");
+        let outcomes = [a[0].outcome, b[0].outcome];
+        assert!(
+            outcomes.contains(&TaOutcome::Created),
+            "round {round}: {outcomes:?}"
+        );
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM travel_requests WHERE agency_id = $1 AND ta_number = $2",
+        )
+        .bind(agency)
+        .bind(format!("TA-{round}"))
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        assert_eq!(n, 1);
+        let legs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM legs WHERE request_id = $1")
+            .bind(a[0].request)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(legs, 1);
+    }
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// The scale the mode change is built for: 100,000 future legs re-evaluated,
+/// and their travellers told, in one change (one statement). Prints the
+/// times; the target is under 2 s per change, which depends on the machine
+/// (`warden bench reevaluate --postgres URL` measures it end to end). Run with
+/// `cargo test -p warden-store-postgres -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "heavy: creates 100,000 trips"]
+async fn a_mode_change_over_100k_legs_is_fast() {
+    use std::time::Instant;
+    use warden_domain::trip::{ProcessingMode, TripPurpose};
+    use warden_store::*;
+    const N: usize = 100_000;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    let legs = trip_to(&kab, t.id).legs;
+    let tas: Vec<TravelAuthorisation> = (0..N)
+        .map(|i| TravelAuthorisation {
+            ta_number: format!("TA-{i}"),
+            traveller: t.id,
+            purpose: TripPurpose::Official,
+            cancelled: false,
+            legs: legs.clone(),
+        })
+        .collect();
+    let started = Instant::now();
+    let r = s
+        .apply_travel_authorisations(agency, dof.id, &tas, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(r.len(), N);
+    println!("{N} TAs created in {:?}", started.elapsed());
+    let started = Instant::now();
+    let again = s
+        .apply_travel_authorisations(agency, dof.id, &tas, &ctx())
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| r.outcome == TaOutcome::Unchanged));
+    println!("{N} unchanged TAs checked in {:?}", started.elapsed());
+    sqlx::query("VACUUM ANALYZE legs")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    for (m, label) in [
+        (ProcessingMode::Manual, "to manual"),
+        (ProcessingMode::Automatic, "back to automatic"),
+    ] {
+        let started = Instant::now();
+        let n = s
+            .set_processing_mode(&kab, m, dof.id, "bench", &ctx())
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        println!("mode change {label}: {n} legs re-evaluated in {took:?}");
+        assert_eq!(n as usize, N);
+    }
+    let told = s
+        .list_notifications(t.id, false, &PageRequest::default())
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(told as usize, 2 * N);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// Two imports of the same new people at once (an import re-run while the
+/// first is still going): the second waits and finds them, so nobody is
+/// created twice and neither import fails.
+#[tokio::test]
+async fn concurrent_imports_of_the_same_people_create_them_once() {
+    use warden_domain::people::PersonnelCategory;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "WFP".into(),
+                name: "WFP".into(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    for round in 0..10 {
+        let rows: Vec<ProfileInput> = (0..50)
+            .map(|i| ProfileInput {
+                agency: ag.id,
+                personnel_id: format!("R{round}-{i}"),
+                display_name: format!("Person {i}"),
+                email: format!("r{round}.{i}@example.org"),
+                category: PersonnelCategory::NationalStaff,
+                nationality: None,
+                phone: String::new(),
+                duty_station: None,
+                emergency_contacts: vec![],
+                certificates: vec![],
+            })
+            .collect();
+        let (c1, c2) = (ctx(), ctx());
+        let (a, b) = tokio::join!(s.import_profiles(&rows, &c1), s.import_profiles(&rows, &c2));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut created = [a.created, b.created];
+        created.sort();
+        assert_eq!(created, [0, 50], "round {round}");
+        assert_eq!(a.unchanged + b.unchanged, 50);
+    }
+    assert_eq!(
+        s.list_users(&PageRequest::default()).await.unwrap().total,
+        500
+    );
     s.pool().close().await;
     schemas.drop_all().await;
 }

@@ -1,0 +1,842 @@
+//! Travellers' profiles and travel authorisations from agencies' ERP systems
+//! on PostgreSQL: batch upserts keyed by the agency's own identifiers.
+//!
+//! Every batch is read with a few `= ANY($1)` queries and written with a few
+//! `UNNEST` statements, whatever its size.
+//!
+//! An import of profiles locks the rows of its agencies, so imports for one
+//! agency follow each other.
+//!
+//! A batch of TAs takes its locks in the order of `trip.rs`: the areas of its
+//! legs `FOR SHARE`, in code order, so that new legs take the mode that
+//! stands when the batch commits; then the legs of the TAs being changed;
+//! then their request rows; the audit head last. That is the order of a
+//! decision (leg, then request), so a batch and a decision never deadlock:
+//! the batch either waits for the decision and keeps it, or the decision
+//! waits for the batch and then decides the leg as the batch left it (legs
+//! are rewritten in place, never deleted and inserted again). A batch that
+//! finds one of its TAs changed or created by a concurrent batch meanwhile
+//! starts again from fresh reads.
+
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use uuid::Uuid;
+use warden_domain::people::{Certificate, EmergencyContact, PersonnelCategory};
+use warden_domain::trip::{DenialGround, LegStatus, ProcessingMode};
+use warden_store::*;
+
+use crate::rows::{area_code, be, col, country_code};
+use crate::write::{audit_tx, Tx};
+use crate::PgStore;
+
+/// Attempts at a batch of TAs that meets a concurrent change of one of its
+/// TAs before giving up with a conflict.
+const TA_ATTEMPTS: usize = 5;
+
+fn bad(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Timestamps as stored: PostgreSQL keeps microseconds (and sqlx truncates
+/// to them), so a leg sent again compares equal to the one stored.
+fn micros(t: &chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// A leg as stored, with what a TA update may keep of it.
+struct OldLeg {
+    origin: String,
+    destination: String,
+    area_code: String,
+    depart: chrono::DateTime<chrono::Utc>,
+    arrive: chrono::DateTime<chrono::Utc>,
+    kind: String,
+    status: String,
+    kept: Kept,
+}
+
+/// The decision columns of a leg kept across a TA update.
+#[derive(Clone)]
+struct Kept {
+    decided_by: Option<Uuid>,
+    decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    grounds: Vec<DenialGround>,
+    comment: String,
+    answer: String,
+    answered_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl OldLeg {
+    fn of(r: &PgRow) -> Result<OldLeg> {
+        Ok(OldLeg {
+            origin: col(r, "origin")?,
+            destination: col(r, "destination")?,
+            area_code: col(r, "area_code")?,
+            depart: col(r, "depart")?,
+            arrive: col(r, "arrive")?,
+            kind: col(r, "kind")?,
+            status: col(r, "status")?,
+            kept: Kept {
+                decided_by: col(r, "decided_by")?,
+                decided_at: col(r, "decided_at")?,
+                grounds: col::<Json<Vec<DenialGround>>>(r, "grounds")?.0,
+                comment: col(r, "comment")?,
+                answer: col(r, "answer")?,
+                answered_at: col(r, "answered_at")?,
+            },
+        })
+    }
+
+    /// A leg keeps its status (and decision) when its place and times are
+    /// unchanged.
+    fn same_as(&self, new: &NewLeg) -> bool {
+        self.area_code == new.area.as_str()
+            && self.origin == new.origin
+            && self.destination == new.destination
+            && micros(&self.depart) == micros(&new.depart)
+            && micros(&self.arrive) == micros(&new.arrive)
+    }
+}
+
+/// Legs to insert, column by column, for one `UNNEST` statement.
+#[derive(Default)]
+struct LegColumns {
+    request: Vec<Uuid>,
+    seq: Vec<i32>,
+    origin: Vec<String>,
+    destination: Vec<String>,
+    area: Vec<String>,
+    depart: Vec<chrono::DateTime<chrono::Utc>>,
+    arrive: Vec<chrono::DateTime<chrono::Utc>>,
+    depart_tz: Vec<Option<String>>,
+    arrive_tz: Vec<Option<String>>,
+    carrier: Vec<Option<String>>,
+    kind: Vec<String>,
+    status: Vec<String>,
+    decided_by: Vec<Option<Uuid>>,
+    decided_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    grounds: Vec<String>,
+    comment: Vec<String>,
+    answer: Vec<String>,
+    answered_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl LegColumns {
+    fn push(
+        &mut self,
+        request: Uuid,
+        seq: i32,
+        l: &NewLeg,
+        kind: &str,
+        status: &str,
+        keep: Option<&Kept>,
+    ) -> Result<()> {
+        self.request.push(request);
+        self.seq.push(seq);
+        self.origin.push(l.origin.clone());
+        self.destination.push(l.destination.clone());
+        self.area.push(l.area.as_str().to_string());
+        self.depart.push(l.depart);
+        self.arrive.push(l.arrive);
+        self.depart_tz.push(l.depart_tz.clone());
+        self.arrive_tz.push(l.arrive_tz.clone());
+        self.carrier
+            .push(l.carrier.as_ref().map(|c| c.as_str().to_string()));
+        self.kind.push(kind.to_string());
+        self.status.push(status.to_string());
+        self.decided_by.push(keep.and_then(|k| k.decided_by));
+        self.decided_at.push(keep.and_then(|k| k.decided_at));
+        self.grounds.push(match keep {
+            Some(k) => serde_json::to_string(&k.grounds).map_err(bad)?,
+            None => "[]".into(),
+        });
+        self.comment
+            .push(keep.map(|k| k.comment.clone()).unwrap_or_default());
+        self.answer
+            .push(keep.map(|k| k.answer.clone()).unwrap_or_default());
+        self.answered_at.push(keep.and_then(|k| k.answered_at));
+        Ok(())
+    }
+
+    /// Writes the legs in place: a leg of an updated TA is the same row,
+    /// updated, so that a decision waiting for its lock re-checks the row as
+    /// this leaves it (a deleted and re-inserted row would make it miss).
+    async fn upsert(&self, tx: &mut Tx<'_>) -> Result<()> {
+        if self.request.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
+             carrier, kind, status, decided_by, decided_at, grounds, comment, answer, answered_at) \
+             SELECT x.request_id, x.seq, x.origin, x.destination, x.area_code, x.depart, x.arrive, x.depart_tz, x.arrive_tz, \
+             x.carrier, x.kind, x.status, x.decided_by, x.decided_at, x.grounds::jsonb, x.comment, x.answer, x.answered_at \
+             FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::uuid[], $14::timestamptz[], $15::text[], \
+             $16::text[], $17::text[], $18::timestamptz[]) \
+             AS x(request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, carrier, kind, \
+             status, decided_by, decided_at, grounds, comment, answer, answered_at) \
+             ON CONFLICT (request_id, seq) DO UPDATE SET origin = excluded.origin, destination = excluded.destination, \
+             area_code = excluded.area_code, depart = excluded.depart, arrive = excluded.arrive, \
+             depart_tz = excluded.depart_tz, arrive_tz = excluded.arrive_tz, carrier = excluded.carrier, \
+             kind = excluded.kind, status = excluded.status, decided_by = excluded.decided_by, \
+             decided_at = excluded.decided_at, grounds = excluded.grounds, comment = excluded.comment, \
+             answer = excluded.answer, answered_at = excluded.answered_at, reevaluated_at = NULL",
+        )
+        .bind(&self.request)
+        .bind(&self.seq)
+        .bind(&self.origin)
+        .bind(&self.destination)
+        .bind(&self.area)
+        .bind(&self.depart)
+        .bind(&self.arrive)
+        .bind(&self.depart_tz)
+        .bind(&self.arrive_tz)
+        .bind(&self.carrier)
+        .bind(&self.kind)
+        .bind(&self.status)
+        .bind(&self.decided_by)
+        .bind(&self.decided_at)
+        .bind(&self.grounds)
+        .bind(&self.comment)
+        .bind(&self.answer)
+        .bind(&self.answered_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(be)?;
+        Ok(())
+    }
+}
+
+/// Why one attempt at a batch of TAs did not go through.
+enum TaFailure {
+    /// One of its TAs changed meanwhile: start again from fresh reads.
+    Raced,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for TaFailure {
+    fn from(e: StoreError) -> Self {
+        TaFailure::Failed(e)
+    }
+}
+
+/// Whether an insert failed on the (agency, TA number) index: a concurrent
+/// batch created the same TA first.
+fn ta_index_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.is_unique_violation() && d.constraint() == Some("travel_requests_ta"))
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|_| bad("profile does not serialise"))
+}
+
+impl PgStore {
+    pub(crate) async fn profiles_import(
+        &self,
+        rows: &[ProfileInput],
+        audit: &AuditContext,
+    ) -> Result<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        if rows.is_empty() {
+            return Ok(counts);
+        }
+        let mut seen = HashSet::new();
+        for (i, r) in rows.iter().enumerate() {
+            if !seen.insert((r.agency, r.personnel_id.as_str())) {
+                return Err(StoreError::Invalid {
+                    field: format!("rows[{i}].personnel_id"),
+                    message: format!("personnel id {} appears twice", r.personnel_id),
+                });
+            }
+        }
+        let now = audit.at;
+        let mut tx = self.begin().await?;
+        let agencies: Vec<Uuid> = rows
+            .iter()
+            .map(|r| r.agency)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut agency_codes: HashMap<Uuid, String> = HashMap::new();
+        // The agencies' rows are locked (in id order): two imports for one
+        // agency follow each other, so the second finds the people the first
+        // created instead of failing on their usernames. Nothing else takes
+        // more than a key-share lock on an agency row.
+        for r in sqlx::query(
+            "SELECT id, code FROM agencies WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(&agencies)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(be)?
+        {
+            agency_codes.insert(col(&r, "id")?, col(&r, "code")?);
+        }
+        if let Some(a) = agencies.iter().find(|a| !agency_codes.contains_key(a)) {
+            return Err(StoreError::NotFound(format!("agency {a}")));
+        }
+        // What is stored already, by (agency, personnel id).
+        let keys_agency: Vec<Uuid> = rows.iter().map(|r| r.agency).collect();
+        let keys_personnel: Vec<&str> = rows.iter().map(|r| r.personnel_id.as_str()).collect();
+        let mut existing: HashMap<(Uuid, String), (Uuid, String)> = HashMap::new();
+        for e in sqlx::query(
+            "SELECT p.agency_id, p.personnel_id, p.user_id, p.digest FROM profiles p \
+             JOIN UNNEST($1::uuid[], $2::text[]) AS k(agency_id, personnel_id) \
+             ON p.agency_id = k.agency_id AND p.personnel_id = k.personnel_id",
+        )
+        .bind(&keys_agency)
+        .bind(&keys_personnel)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(be)?
+        {
+            existing.insert(
+                (col(&e, "agency_id")?, col(&e, "personnel_id")?),
+                (col(&e, "user_id")?, col(&e, "digest")?),
+            );
+        }
+
+        // Changed rows, column by column.
+        let mut up_user: Vec<Uuid> = vec![];
+        let mut up_name: Vec<&str> = vec![];
+        let mut up_email: Vec<&str> = vec![];
+        let mut up_category: Vec<&str> = vec![];
+        let mut up_nationality: Vec<Option<&str>> = vec![];
+        let mut up_phone: Vec<&str> = vec![];
+        let mut up_duty: Vec<Option<&str>> = vec![];
+        let mut up_contacts: Vec<String> = vec![];
+        let mut up_certs: Vec<String> = vec![];
+        let mut up_digest: Vec<String> = vec![];
+        // New rows.
+        let mut new_id: Vec<Uuid> = vec![];
+        let mut new_username: Vec<String> = vec![];
+        let mut new_name: Vec<&str> = vec![];
+        let mut new_email: Vec<&str> = vec![];
+        let mut new_agency: Vec<Uuid> = vec![];
+        let mut new_personnel: Vec<&str> = vec![];
+        let mut new_category: Vec<&str> = vec![];
+        let mut new_nationality: Vec<Option<&str>> = vec![];
+        let mut new_phone: Vec<&str> = vec![];
+        let mut new_duty: Vec<Option<&str>> = vec![];
+        let mut new_contacts: Vec<String> = vec![];
+        let mut new_certs: Vec<String> = vec![];
+        let mut new_digest: Vec<String> = vec![];
+        for r in rows {
+            let digest = content_digest(r);
+            match existing.get(&(r.agency, r.personnel_id.clone())) {
+                Some((_, d)) if *d == digest => counts.unchanged += 1,
+                Some((user, _)) => {
+                    counts.updated += 1;
+                    up_user.push(*user);
+                    up_name.push(&r.display_name);
+                    up_email.push(&r.email);
+                    up_category.push(r.category.as_str());
+                    up_nationality.push(r.nationality.as_ref().map(|c| c.as_str()));
+                    up_phone.push(&r.phone);
+                    up_duty.push(r.duty_station.as_ref().map(|a| a.as_str()));
+                    up_contacts.push(json_text(&r.emergency_contacts)?);
+                    up_certs.push(json_text(&r.certificates)?);
+                    up_digest.push(digest);
+                }
+                None => {
+                    counts.created += 1;
+                    new_id.push(Uuid::now_v7());
+                    new_username.push(format!(
+                        "{}/{}",
+                        agency_codes[&r.agency].to_lowercase(),
+                        r.personnel_id.to_lowercase()
+                    ));
+                    new_name.push(&r.display_name);
+                    new_email.push(&r.email);
+                    new_agency.push(r.agency);
+                    new_personnel.push(&r.personnel_id);
+                    new_category.push(r.category.as_str());
+                    new_nationality.push(r.nationality.as_ref().map(|c| c.as_str()));
+                    new_phone.push(&r.phone);
+                    new_duty.push(r.duty_station.as_ref().map(|a| a.as_str()));
+                    new_contacts.push(json_text(&r.emergency_contacts)?);
+                    new_certs.push(json_text(&r.certificates)?);
+                    new_digest.push(digest);
+                }
+            }
+        }
+        if !up_user.is_empty() {
+            sqlx::query(
+                "UPDATE users u SET display_name = x.display_name, email = x.email \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS x(id, display_name, email) WHERE u.id = x.id",
+            )
+            .bind(&up_user)
+            .bind(&up_name)
+            .bind(&up_email)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+            sqlx::query(
+                "UPDATE profiles p SET category = x.category, nationality = x.nationality, phone = x.phone, \
+                 duty_station = x.duty_station, emergency_contacts = x.contacts::jsonb, certificates = x.certs::jsonb, \
+                 digest = x.digest, updated_at = $9 \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+                 AS x(user_id, category, nationality, phone, duty_station, contacts, certs, digest) \
+                 WHERE p.user_id = x.user_id",
+            )
+            .bind(&up_user)
+            .bind(&up_category)
+            .bind(&up_nationality)
+            .bind(&up_phone)
+            .bind(&up_duty)
+            .bind(&up_contacts)
+            .bind(&up_certs)
+            .bind(&up_digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        }
+        if !new_id.is_empty() {
+            sqlx::query(
+                "INSERT INTO users (id, username, display_name, email, agency_id, password_hash, locale, created_at) \
+                 SELECT x.id, x.username, x.display_name, x.email, x.agency_id, '', 'en', $6 \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[]) \
+                 AS x(id, username, display_name, email, agency_id)",
+            )
+            .bind(&new_id)
+            .bind(&new_username)
+            .bind(&new_name)
+            .bind(&new_email)
+            .bind(&new_agency)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+            sqlx::query(
+                "INSERT INTO role_grants (user_id, role, scope, agency_id) \
+                 SELECT x.id, 'traveller', 'global', x.agency_id FROM UNNEST($1::uuid[], $2::uuid[]) AS x(id, agency_id)",
+            )
+            .bind(&new_id)
+            .bind(&new_agency)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+            sqlx::query(
+                "INSERT INTO profiles (user_id, agency_id, personnel_id, category, nationality, phone, duty_station, \
+                 emergency_contacts, certificates, digest, updated_at) \
+                 SELECT x.user_id, x.agency_id, x.personnel_id, x.category, x.nationality, x.phone, x.duty_station, \
+                 x.contacts::jsonb, x.certs::jsonb, x.digest, $11 \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                 $8::text[], $9::text[], $10::text[]) \
+                 AS x(user_id, agency_id, personnel_id, category, nationality, phone, duty_station, contacts, certs, digest)",
+            )
+            .bind(&new_id)
+            .bind(&new_agency)
+            .bind(&new_personnel)
+            .bind(&new_category)
+            .bind(&new_nationality)
+            .bind(&new_phone)
+            .bind(&new_duty)
+            .bind(&new_contacts)
+            .bind(&new_certs)
+            .bind(&new_digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        }
+        if counts.created + counts.updated > 0 {
+            audit_tx(
+                &mut tx,
+                audit,
+                "profiles.import",
+                "profiles",
+                json!({"created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(be)?;
+        Ok(counts)
+    }
+
+    pub(crate) async fn profile_get(&self, user: Uuid) -> Result<Option<Profile>> {
+        let Some(r) = sqlx::query(
+            "SELECT p.user_id, p.agency_id, p.personnel_id, p.category, p.nationality, p.phone, p.duty_station, \
+             p.emergency_contacts, p.certificates, p.updated_at, u.username, u.display_name, u.email, \
+             a.code AS agency_code FROM profiles p JOIN users u ON u.id = p.user_id \
+             JOIN agencies a ON a.id = p.agency_id WHERE p.user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(be)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Profile {
+            user,
+            username: col(&r, "username")?,
+            display_name: col(&r, "display_name")?,
+            email: col(&r, "email")?,
+            agency: col(&r, "agency_id")?,
+            agency_code: col(&r, "agency_code")?,
+            personnel_id: col(&r, "personnel_id")?,
+            category: PersonnelCategory::parse(&col::<String>(&r, "category")?).map_err(bad)?,
+            nationality: col::<Option<String>>(&r, "nationality")?
+                .as_deref()
+                .map(country_code)
+                .transpose()?,
+            phone: col(&r, "phone")?,
+            duty_station: col::<Option<String>>(&r, "duty_station")?
+                .as_deref()
+                .map(area_code)
+                .transpose()?,
+            emergency_contacts: col::<Json<Vec<EmergencyContact>>>(&r, "emergency_contacts")?.0,
+            certificates: col::<Json<Vec<Certificate>>>(&r, "certificates")?.0,
+            updated_at: col(&r, "updated_at")?,
+        }))
+    }
+
+    pub(crate) async fn profile_users_of(
+        &self,
+        agency: Uuid,
+        ids: &[String],
+    ) -> Result<HashMap<String, Uuid>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for r in sqlx::query(
+            "SELECT personnel_id, user_id FROM profiles WHERE agency_id = $1 AND personnel_id = ANY($2)",
+        )
+        .bind(agency)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?
+        {
+            out.insert(col(&r, "personnel_id")?, col(&r, "user_id")?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn tas_apply(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>> {
+        if tas.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut seen = HashSet::new();
+        for (i, t) in tas.iter().enumerate() {
+            if !seen.insert(t.ta_number.as_str()) {
+                return Err(StoreError::Invalid {
+                    field: format!("[{i}].ta_number"),
+                    message: format!("TA {} appears twice in one batch", t.ta_number),
+                });
+            }
+        }
+        for _ in 0..TA_ATTEMPTS {
+            match self.tas_apply_once(agency, submitted_by, tas, audit).await {
+                Ok(r) => return Ok(r),
+                Err(TaFailure::Failed(e)) => return Err(e),
+                Err(TaFailure::Raced) => continue,
+            }
+        }
+        Err(StoreError::Conflict(
+            "the travel authorisations kept changing while being applied; nothing was changed"
+                .into(),
+        ))
+    }
+
+    async fn tas_apply_once(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        tas: &[TravelAuthorisation],
+        audit: &AuditContext,
+    ) -> std::result::Result<Vec<TaResult>, TaFailure> {
+        let now = audit.at;
+        let mut tx = self.begin().await?;
+        // The areas of the batch, share-locked in code order (as a submission
+        // does), then their modes read by a later statement, which sees a
+        // mode change committed while this one waited.
+        let codes: Vec<String> = tas
+            .iter()
+            .flat_map(|t| t.legs.iter().map(|l| l.area.as_str().to_string()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        sqlx::query(
+            "SELECT code FROM areas WHERE code = ANY($1) ORDER BY code COLLATE \"C\" FOR SHARE",
+        )
+        .bind(&codes)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(be)?;
+        let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
+        for r in sqlx::query("SELECT area_code, mode FROM area_modes WHERE area_code = ANY($1)")
+            .bind(&codes)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(be)?
+        {
+            modes.insert(
+                col(&r, "area_code")?,
+                ProcessingMode::parse(&col::<String>(&r, "mode")?).map_err(bad)?,
+            );
+        }
+        let mode_of = |a: &warden_domain::AreaCode| {
+            modes
+                .get(a.as_str())
+                .copied()
+                .unwrap_or(ProcessingMode::Automatic)
+        };
+
+        // Stored TAs of the batch: number → (request id, digest).
+        let numbers: Vec<&str> = tas.iter().map(|t| t.ta_number.as_str()).collect();
+        let mut existing: HashMap<String, (Uuid, Option<String>)> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = $1 AND ta_number = ANY($2)",
+        )
+        .bind(agency)
+        .bind(&numbers)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(be)?
+        {
+            existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
+        }
+        let digests: Vec<String> = tas.iter().map(content_digest).collect();
+        let changed: Vec<Uuid> = tas
+            .iter()
+            .zip(&digests)
+            .filter_map(|(t, d)| match existing.get(&t.ta_number) {
+                Some((_, Some(old))) if old == d => None,
+                Some((id, _)) => Some(*id),
+                None => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+
+        // The legs of the TAs that changed, locked (a decision in flight is
+        // waited for, and kept), then their request rows.
+        let mut old_legs: HashMap<Uuid, Vec<OldLeg>> = HashMap::new();
+        if !changed.is_empty() {
+            for r in sqlx::query(
+                "SELECT request_id, seq, origin, destination, area_code, depart, arrive, kind, status, \
+                 decided_by, decided_at, grounds, comment, answer, answered_at FROM legs \
+                 WHERE request_id = ANY($1) ORDER BY request_id, seq FOR UPDATE",
+            )
+            .bind(&changed)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(be)?
+            {
+                old_legs
+                    .entry(col(&r, "request_id")?)
+                    .or_default()
+                    .push(OldLeg::of(&r)?);
+            }
+            // A fresh statement sees what a concurrent batch committed: if
+            // one of these TAs changed since it was read, the legs above may
+            // be stale, so start again.
+            let locked = sqlx::query(
+                "SELECT id, ta_digest FROM travel_requests WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            )
+            .bind(&changed)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(be)?;
+            let before: HashMap<Uuid, &Option<String>> =
+                existing.values().map(|(id, d)| (*id, d)).collect();
+            for r in &locked {
+                let id: Uuid = col(r, "id")?;
+                let d: Option<String> = col(r, "ta_digest")?;
+                if before.get(&id).is_none_or(|b| **b != d) {
+                    return Err(TaFailure::Raced);
+                }
+            }
+            if locked.len() != changed.len() {
+                return Err(TaFailure::Raced);
+            }
+        }
+
+        let mut results = Vec::with_capacity(tas.len());
+        let mut legs = LegColumns::default();
+        // Requests to create, and to update.
+        let mut new_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
+        let mut upd_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
+        for (t, digest) in tas.iter().zip(&digests) {
+            match existing.get(&t.ta_number) {
+                Some((id, Some(d))) if d == digest => results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: *id,
+                    outcome: TaOutcome::Unchanged,
+                }),
+                Some((id, _)) => {
+                    let old = old_legs.get(id).map(Vec::as_slice).unwrap_or_default();
+                    for (i, l) in t.legs.iter().enumerate() {
+                        let prev = old.get(i).filter(|o| o.same_as(l));
+                        let mode = mode_of(&l.area);
+                        let seq = i as i32 + 1;
+                        if t.cancelled {
+                            let kind = prev
+                                .map(|p| p.kind.as_str())
+                                .unwrap_or(mode.leg_kind().as_str());
+                            legs.push(
+                                *id,
+                                seq,
+                                l,
+                                kind,
+                                LegStatus::Cancelled.as_str(),
+                                prev.map(|p| &p.kept),
+                            )?;
+                        } else if let Some(p) = prev {
+                            legs.push(*id, seq, l, &p.kind, &p.status, Some(&p.kept))?;
+                        } else {
+                            legs.push(
+                                *id,
+                                seq,
+                                l,
+                                mode.leg_kind().as_str(),
+                                LegStatus::initial(mode).as_str(),
+                                None,
+                            )?;
+                        }
+                    }
+                    upd_req.push((*id, t, digest));
+                    results.push(TaResult {
+                        ta_number: t.ta_number.clone(),
+                        request: *id,
+                        outcome: if t.cancelled {
+                            TaOutcome::Cancelled
+                        } else {
+                            TaOutcome::Updated
+                        },
+                    });
+                }
+                None => {
+                    let id = Uuid::now_v7();
+                    for (i, l) in t.legs.iter().enumerate() {
+                        let mode = mode_of(&l.area);
+                        let status = if t.cancelled {
+                            LegStatus::Cancelled
+                        } else {
+                            LegStatus::initial(mode)
+                        };
+                        legs.push(
+                            id,
+                            i as i32 + 1,
+                            l,
+                            mode.leg_kind().as_str(),
+                            status.as_str(),
+                            None,
+                        )?;
+                    }
+                    new_req.push((id, t, digest));
+                    results.push(TaResult {
+                        ta_number: t.ta_number.clone(),
+                        request: id,
+                        outcome: if t.cancelled {
+                            TaOutcome::Cancelled
+                        } else {
+                            TaOutcome::Created
+                        },
+                    });
+                }
+            }
+        }
+        if !upd_req.is_empty() {
+            let ids: Vec<Uuid> = upd_req.iter().map(|(id, _, _)| *id).collect();
+            // Legs beyond the TA's new itinerary go; the others are
+            // rewritten in place below.
+            let counts: Vec<i32> = upd_req
+                .iter()
+                .map(|(_, t, _)| t.legs.len() as i32)
+                .collect();
+            sqlx::query(
+                "DELETE FROM legs l USING UNNEST($1::uuid[], $2::int4[]) AS x(request_id, n) \
+                 WHERE l.request_id = x.request_id AND l.seq > x.n",
+            )
+            .bind(&ids)
+            .bind(&counts)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+            let travellers: Vec<Uuid> = upd_req.iter().map(|(_, t, _)| t.traveller).collect();
+            let purposes: Vec<&str> = upd_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
+            let digests: Vec<&str> = upd_req.iter().map(|(_, _, d)| *d).collect();
+            sqlx::query(
+                "UPDATE travel_requests r SET traveller_id = x.traveller_id, purpose = x.purpose, \
+                 ta_digest = x.digest, updated_at = $5 \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS x(id, traveller_id, purpose, digest) \
+                 WHERE r.id = x.id",
+            )
+            .bind(&ids)
+            .bind(&travellers)
+            .bind(&purposes)
+            .bind(&digests)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        }
+        if !new_req.is_empty() {
+            let ids: Vec<Uuid> = new_req.iter().map(|(id, _, _)| *id).collect();
+            let travellers: Vec<Uuid> = new_req.iter().map(|(_, t, _)| t.traveller).collect();
+            let purposes: Vec<&str> = new_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
+            let numbers: Vec<&str> = new_req
+                .iter()
+                .map(|(_, t, _)| t.ta_number.as_str())
+                .collect();
+            let digests: Vec<&str> = new_req.iter().map(|(_, _, d)| *d).collect();
+            let inserted = sqlx::query(
+                "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, ta_digest, \
+                 created_at, updated_at) \
+                 SELECT x.id, x.traveller_id, $6, x.purpose, x.ta_number, $7, x.digest, $8, $8 \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) \
+                 AS x(id, traveller_id, purpose, ta_number, digest)",
+            )
+            .bind(&ids)
+            .bind(&travellers)
+            .bind(&purposes)
+            .bind(&numbers)
+            .bind(&digests)
+            .bind(submitted_by)
+            .bind(agency)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                // A concurrent batch created one of these TAs first: this
+                // batch now updates it instead.
+                Err(e) if ta_index_violation(&e) => return Err(TaFailure::Raced),
+                Err(e) => return Err(be(e).into()),
+                Ok(_) => {}
+            }
+        }
+        legs.upsert(&mut tx).await?;
+        let changed: Vec<(&str, &str)> = results
+            .iter()
+            .filter(|r| r.outcome != TaOutcome::Unchanged)
+            .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
+            .collect();
+        if !changed.is_empty() {
+            audit_tx(
+                &mut tx,
+                audit,
+                "travel_authorisations.apply",
+                &format!("agency:{agency}"),
+                json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
+                       "unchanged": results.len() - changed.len()}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(be)?;
+        Ok(results)
+    }
+}
