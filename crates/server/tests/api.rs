@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/travel-requests/{id}"),
     ("post", "/api/v1/travel-requests/{id}/legs/{n}/decision"),
     ("get", "/api/v1/clearances"),
+    ("get", "/api/v1/places"),
     ("get", "/healthz"),
 ];
 

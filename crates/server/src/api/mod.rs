@@ -5,6 +5,7 @@ pub mod admin;
 pub mod advisories;
 pub mod areas;
 pub mod assessments;
+pub mod places;
 pub mod session;
 pub mod trips;
 
@@ -121,6 +122,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         assessments::list, assessments::create, assessments::get_one, assessments::act,
         admin::list_measures, admin::create_measure, admin::list_users, admin::create_user, admin::list_audit, admin::verify_audit,
         trips::set_mode, trips::get_mode, trips::create_request, trips::get_request, trips::decide, trips::queue,
+        places::search,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -205,6 +207,7 @@ pub fn router() -> Router<AppState> {
             post(trips::decide),
         )
         .route("/clearances", get(trips::queue))
+        .route("/places", get(places::search))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
 }
 
