@@ -603,8 +603,10 @@ async fn trip_page(state: &AppState, t: T, who: &Authed, id: Uuid) -> Result<Tri
             t.fmt("trip.title", &[("name", &tr.traveller_name)]),
             if tr.traveller == who.user.id {
                 "trips"
-            } else {
+            } else if trips::is_reviewer(who) {
                 "clearances"
+            } else {
+                ""
             },
             &format!("/trips/{id}"),
         ),
