@@ -23,7 +23,7 @@ async fn set_manual(app: &TestApp, area: &str) {
 
 /// Geneva to Kabul (manual after `set_manual`), then on to Herat (automatic),
 /// in local times.
-fn trip_form<'a>(to_first: &'a str) -> Vec<(&'a str, &'a str)> {
+fn trip_form(to_first: &str) -> Vec<(&str, &str)> {
     vec![
         ("purpose", "official"),
         ("ta_number", "TA-2030-77"),
