@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Warden's test suite: every crate's unit and integration tests, the
 # store suite on SQLite and on PostgreSQL, the HTTP API tests, the CAP schema
-# checks. Installs the one system tool the tests call (xmllint) if missing.
+# checks, e-mail through a real SMTP server. Installs what the tests call if
+# missing: xmllint (CAP 1.2 schema checks) and Python's aiosmtpd (the SMTP
+# server notifications are sent to).
 #
 # PostgreSQL: the tests use WARDEN_TEST_POSTGRES_URL, by default
 # postgres://postgres@127.0.0.1:5432/test (each test works in its own schema).
@@ -15,6 +17,12 @@ if ! command -v xmllint >/dev/null 2>&1; then
   else
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
   fi
+fi
+
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "installing aiosmtpd (PyPI) for the e-mail tests" >&2
+  python3 -m pip install --quiet aiosmtpd 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages aiosmtpd
 fi
 
 exec cargo test --workspace "$@"

@@ -12,6 +12,14 @@
  *    shows "3 hours ago" in the page language (<html lang>); the original text
  *    moves to the title attribute. Refreshed every minute.
  *  - <button data-print>: prints the page.
+ *  - <input data-place-search="/api/v1/places">: suggests places (airports,
+ *    cities, areas) as the user types, in an ARIA combobox list; picking one
+ *    puts its submittable value in the field. Texts come from data-kind-*,
+ *    data-in-area, data-no-area and data-no-match on the enclosing
+ *    [data-legs] (or any ancestor carrying them).
+ *  - [data-legs] with fieldset[data-leg] items: [data-leg-add] and
+ *    [data-leg-remove] buttons (which submit to the server without JS) add
+ *    and remove legs in place; the new leg starts where the last one ended.
  */
 (function () {
   'use strict';
@@ -156,9 +164,275 @@
     window.print();
   });
 
+  /* Place suggestions (combobox) -------------------------------------------- */
+
+  var PLACE_INPUT = 'input[data-place-search]';
+  var place = { input: null, list: null, items: [], active: -1, timer: 0, seq: 0 };
+  var listId = 'place-suggestions';
+
+  function texts(input) {
+    var el = closest(input, '[data-kind-city]');
+    var get = function (name, fallback) {
+      return (el && el.getAttribute(name)) || fallback;
+    };
+    return {
+      airport: get('data-kind-airport', 'Airport'),
+      city: get('data-kind-city', 'City'),
+      area: get('data-kind-area', 'Area'),
+      inArea: get('data-in-area', 'in {area}'),
+      noArea: get('data-no-area', ''),
+      noMatch: get('data-no-match', '')
+    };
+  }
+
+  function prepare(input) {
+    if (input.hasAttribute('role')) return;
+    input.setAttribute('role', 'combobox');
+    input.setAttribute('aria-autocomplete', 'list');
+    input.setAttribute('aria-expanded', 'false');
+  }
+
+  function closeList() {
+    if (place.list && place.list.parentNode) place.list.parentNode.removeChild(place.list);
+    if (place.input) {
+      place.input.setAttribute('aria-expanded', 'false');
+      place.input.removeAttribute('aria-activedescendant');
+      place.input.removeAttribute('aria-controls');
+    }
+    place.list = null;
+    place.items = [];
+    place.active = -1;
+  }
+
+  function setActive(i) {
+    if (!place.list) return;
+    var opts = place.list.querySelectorAll('[role="option"]');
+    if (!opts.length) return;
+    place.active = (i + opts.length) % opts.length;
+    for (var k = 0; k < opts.length; k++) {
+      opts[k].setAttribute('aria-selected', k === place.active ? 'true' : 'false');
+    }
+    var cur = opts[place.active];
+    place.input.setAttribute('aria-activedescendant', cur.id);
+    if (cur.scrollIntoView) cur.scrollIntoView({ block: 'nearest' });
+  }
+
+  function choose(i) {
+    var item = place.items[i];
+    var input = place.input;
+    if (!item || !input) return;
+    input.value = item.value;
+    closeList();
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+    input.focus();
+  }
+
+  function showList(input, items) {
+    closeList();
+    place.input = input;
+    place.items = items;
+    var t = texts(input);
+    var ul = document.createElement('ul');
+    ul.id = listId;
+    ul.className = 'place-suggestions';
+    ul.setAttribute('role', 'listbox');
+    if (!items.length) {
+      if (!t.noMatch) return;
+      var none = document.createElement('li');
+      none.className = 'place-suggestion-none';
+      none.textContent = t.noMatch;
+      ul.appendChild(none);
+    }
+    items.forEach(function (item, i) {
+      var li = document.createElement('li');
+      li.id = listId + '-' + i;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', 'false');
+      li.setAttribute('data-value', item.value);
+      var name = document.createElement('span');
+      name.className = 'place-suggestion-label';
+      name.textContent = item.label;
+      var meta = document.createElement('span');
+      meta.className = 'place-suggestion-meta';
+      var where = item.area ? t.inArea.replace('{area}', item.area) : t.noArea;
+      meta.textContent = [t[item.kind] || item.kind, where].filter(Boolean).join(' · ');
+      li.appendChild(name);
+      li.appendChild(meta);
+      // mousedown, not click: the input keeps the focus.
+      li.addEventListener('mousedown', function (e) {
+        e.preventDefault();
+        choose(i);
+      });
+      ul.appendChild(li);
+    });
+    (closest(input, '.place-field') || input.parentNode).appendChild(ul);
+    place.list = ul;
+    input.setAttribute('aria-controls', listId);
+    input.setAttribute('aria-expanded', 'true');
+  }
+
+  function lookUp(input) {
+    var q = input.value.trim();
+    if (q.length < 2) {
+      closeList();
+      return;
+    }
+    var mine = ++place.seq;
+    var url = input.getAttribute('data-place-search') + '?limit=8&q=' + encodeURIComponent(q);
+    fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (items) {
+        // Only the latest answer, and only while the field still has the focus.
+        if (mine !== place.seq || document.activeElement !== input) return;
+        showList(input, Array.isArray(items) ? items : []);
+      })
+      .catch(function () {});
+  }
+
+  document.addEventListener('focusin', function (e) {
+    if (e.target && e.target.matches && e.target.matches(PLACE_INPUT)) prepare(e.target);
+  });
+
+  document.addEventListener('input', function (e) {
+    var input = e.target;
+    if (!input || !input.matches || !input.matches(PLACE_INPUT)) return;
+    prepare(input);
+    window.clearTimeout(place.timer);
+    place.timer = window.setTimeout(function () { lookUp(input); }, 150);
+  });
+
+  document.addEventListener('keydown', function (e) {
+    var input = e.target;
+    if (!input || !input.matches || !input.matches(PLACE_INPUT)) return;
+    var open = place.list && place.input === input && place.items.length > 0;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      if (!open) return;
+      e.preventDefault();
+      setActive(place.active + (e.key === 'ArrowDown' ? 1 : -1));
+    } else if (e.key === 'Enter') {
+      if (open && place.active >= 0) {
+        e.preventDefault();
+        choose(place.active);
+      }
+    } else if (e.key === 'Escape') {
+      if (place.list) {
+        e.preventDefault();
+        closeList();
+      }
+    }
+  });
+
+  document.addEventListener('focusout', function (e) {
+    if (e.target === place.input) {
+      place.seq++; // a late answer must not reopen the list
+      closeList();
+    }
+  });
+
+  /* Itinerary legs ------------------------------------------------------ */
+
+  function legsOf(container) {
+    return Array.prototype.filter.call(container.querySelectorAll('[data-leg]'), function (el) {
+      return closest(el, '[data-legs]') === container;
+    });
+  }
+
+  // Ids, labels, titles and button values follow the legs' order.
+  function renumber(container) {
+    var legs = legsOf(container);
+    var title = container.getAttribute('data-leg-title') || '{n}';
+    legs.forEach(function (leg, i) {
+      leg.id = 'leg-' + i;
+      var legend = leg.querySelector('legend');
+      if (legend) legend.textContent = title.replace('{n}', String(i + 1));
+      Array.prototype.forEach.call(leg.querySelectorAll('[id^="leg-"]'), function (el) {
+        el.id = el.id.replace(/^leg-\d+-/, 'leg-' + i + '-');
+      });
+      Array.prototype.forEach.call(leg.querySelectorAll('label[for^="leg-"]'), function (el) {
+        el.setAttribute('for', el.getAttribute('for').replace(/^leg-\d+-/, 'leg-' + i + '-'));
+      });
+      Array.prototype.forEach.call(leg.querySelectorAll('[aria-describedby^="leg-"]'), function (el) {
+        el.setAttribute('aria-describedby', el.getAttribute('aria-describedby').replace(/leg-\d+-/g, 'leg-' + i + '-'));
+      });
+      var remove = leg.querySelector('[data-leg-remove]');
+      if (remove) {
+        remove.value = 'remove-' + i;
+        remove.hidden = legs.length < 2;
+      }
+    });
+    var add = container.querySelector('[data-leg-add]');
+    var max = parseInt(container.getAttribute('data-max') || '50', 10);
+    if (add) add.disabled = legs.length >= max;
+  }
+
+  function addLeg(container) {
+    var legs = legsOf(container);
+    var last = legs[legs.length - 1];
+    if (!last) return;
+    var leg = last.cloneNode(true);
+    // A fresh leg: no values, no error marks.
+    Array.prototype.forEach.call(leg.querySelectorAll('.field-error'), function (el) {
+      el.parentNode.removeChild(el);
+    });
+    Array.prototype.forEach.call(leg.querySelectorAll('.has-error'), function (el) {
+      el.classList.remove('has-error');
+    });
+    Array.prototype.forEach.call(leg.querySelectorAll('input'), function (el) {
+      el.value = '';
+      el.removeAttribute('aria-invalid');
+      el.removeAttribute('aria-describedby');
+    });
+    Array.prototype.forEach.call(leg.querySelectorAll('.place-suggestions'), function (el) {
+      el.parentNode.removeChild(el);
+    });
+    last.parentNode.insertBefore(leg, last.nextSibling);
+    renumber(container);
+    // The next leg starts where the last one ended.
+    var from = leg.querySelector('input[name="from"]');
+    var prevTo = last.querySelector('input[name="to"]');
+    if (from && prevTo) from.value = prevTo.value;
+    var focus = leg.querySelector(from && from.value ? 'input[name="to"]' : 'input');
+    if (focus) focus.focus();
+  }
+
+  function removeLeg(container, leg) {
+    var legs = legsOf(container);
+    if (legs.length < 2) return;
+    var i = legs.indexOf(leg);
+    leg.parentNode.removeChild(leg);
+    renumber(container);
+    var rest = legsOf(container);
+    var next = rest[Math.min(i, rest.length - 1)];
+    var focus = next && next.querySelector('input');
+    if (focus) focus.focus();
+  }
+
+  function enhanceLegs() {
+    Array.prototype.forEach.call(document.querySelectorAll('[data-legs]'), function (container) {
+      // The buttons submit to the server without JavaScript; here they act in place.
+      Array.prototype.forEach.call(container.querySelectorAll('[data-leg-add], [data-leg-remove]'), function (b) {
+        b.type = 'button';
+      });
+      renumber(container);
+    });
+  }
+
+  document.addEventListener('click', function (e) {
+    var add = closest(e.target, '[data-leg-add]');
+    var remove = closest(e.target, '[data-leg-remove]');
+    var button = add || remove;
+    if (!button || button.type !== 'button') return;
+    var container = closest(button, '[data-legs]');
+    if (!container) return;
+    e.preventDefault();
+    if (add) addLeg(container);
+    else removeLeg(container, closest(button, '[data-leg]'));
+  });
+
   /* Start --------------------------------------------------------------- */
 
   function start() {
+    enhanceLegs();
     renderTimes();
     window.setInterval(renderTimes, 60 * 1000);
   }

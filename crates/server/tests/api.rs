@@ -47,6 +47,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/travel-requests/{id}"),
     ("post", "/api/v1/travel-requests/{id}/legs/{n}/decision"),
     ("get", "/api/v1/clearances"),
+    ("get", "/api/v1/places"),
+    ("post", "/api/v1/travel-requests/{id}/legs/{n}/answer"),
+    ("post", "/api/v1/travel-authorisations"),
+    ("get", "/api/v1/profiles/{user}"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/read"),
+    ("get", "/api/v1/airlines"),
+    ("get", "/api/v1/airlines/{month}"),
+    ("put", "/api/v1/airlines/{month}"),
     ("get", "/healthz"),
 ];
 

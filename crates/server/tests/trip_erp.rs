@@ -399,7 +399,7 @@ impl SmtpServer {
             .port();
         let dir = std::env::temp_dir().join(format!("warden-smtp-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -421,6 +421,8 @@ impl SmtpServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start on port {port}");
     }
 
@@ -522,5 +524,84 @@ async fn a_mode_change_is_emailed_to_travellers_and_advisers() {
     let n = app.get_as("/api/v1/notifications", &tr).await.ok(200);
     assert_eq!(n["items"][0]["email"], "sent");
     assert_eq!(mailer.send_due().await.unwrap(), 0, "each e-mail goes once");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_traveller_answers_in_the_browser_and_reads_notifications() {
+    let app = spawn_app().await;
+    let do_t = app.token(&app.users.do_af.clone()).await;
+    app.call(
+        Method::PUT,
+        "/api/v1/areas/AF-KAB/processing-mode",
+        Some(&do_t),
+        Some(&json!({"mode": "manual", "reason": "SMT"})),
+    )
+    .await
+    .ok(200);
+    let traveller = app.users.traveller.clone();
+    let tr = app.token(&traveller).await;
+    let r = app
+        .post_as(
+            "/api/v1/travel-requests",
+            &tr,
+            &json!({"purpose": "official", "legs": [{"from": "GVA", "to": "KBL", "depart": day(4), "arrive": day(5), "flight": "ZZ 1"}]}),
+        )
+        .await
+        .ok(201);
+    let id = r["id"].as_str().unwrap();
+    let sa = app.token(&app.users.sa_af.clone()).await;
+    app.post_as(
+        &format!("/api/v1/travel-requests/{id}/legs/1/decision"),
+        &sa,
+        &json!({"decision": "return", "comment": "Which hotel?"}),
+    )
+    .await
+    .ok(200);
+    let page = app.page_as(&format!("/trips/{id}"), &traveller).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("id=\"answer-1\""),
+        "the answer form is offered"
+    );
+    // An empty answer: the form again with the message, nothing changed.
+    let bad = app
+        .form_as(
+            &format!("/trips/{id}/legs/1/answer"),
+            &traveller,
+            &[("answer", " ")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text.contains("answer"));
+    let ok = app
+        .form_as(
+            &format!("/trips/{id}/legs/1/answer"),
+            &traveller,
+            &[("answer", "Serena Hotel")],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    let page = app.page_as(&format!("/trips/{id}"), &traveller).await;
+    assert!(page.text.contains("Serena Hotel"));
+    assert!(!page.text.contains("id=\"answer-1\""), "answered once");
+    // The reviewer sees the answer.
+    let page = app
+        .page_as(&format!("/trips/{id}"), &app.users.sa_af.clone())
+        .await;
+    assert!(page.text.contains("Serena Hotel"));
+    // Notifications page: the return is listed; marking read empties the unread list.
+    let notes = app.page_as("/notifications", &traveller).await;
+    assert_eq!(notes.status, 200);
+    assert!(
+        notes.text.contains("More information needed"),
+        "{}",
+        notes.text
+    );
+    assert!(notes.text.contains("id=\"mark-read\""));
+    let r = app.form_as("/notifications/read", &traveller, &[]).await;
+    assert_eq!(r.status, 303);
+    let notes = app.page_as("/notifications", &traveller).await;
+    assert!(!notes.text.contains("id=\"mark-read\""));
     app.finish().await;
 }

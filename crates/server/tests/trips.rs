@@ -660,3 +660,81 @@ async fn switching_an_area_to_manual_turns_future_notifications_into_clearance_r
     assert_eq!(after["status"], "pending");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn places_for_the_itinerary_picker() {
+    let app = spawn_app().await;
+    set_manual(&app, "AF-KAB").await;
+
+    // What a traveller types: cities and airports, with their area and zone.
+    let v = app.get("/api/v1/places?q=Kab").await.ok(200);
+    let items = v.as_array().unwrap();
+    assert!(!items.is_empty() && items.len() <= 10, "{v}");
+    let kabul = items
+        .iter()
+        .find(|p| p["value"] == "Kabul, AF")
+        .unwrap_or_else(|| panic!("no Kabul in {v}"));
+    assert_eq!(kabul["kind"], "city", "{v}");
+    assert_eq!(kabul["area"], "AF-KAB", "{v}");
+    assert_eq!(kabul["tz"], "Asia/Kabul", "{v}");
+    assert_eq!(kabul["country"], "AF", "{v}");
+    let v = app.get("/api/v1/places?q=kbl&limit=3").await.ok(200);
+    assert!(v.as_array().unwrap().len() <= 3, "{v}");
+    assert_eq!(v[0]["kind"], "airport", "{v}");
+    assert_eq!(v[0]["value"], "KBL", "{v}");
+    assert_eq!(v[0]["area"], "AF-KAB", "{v}");
+    assert!(v[0]["label"].as_str().unwrap().contains("(KBL)"), "{v}");
+    // Areas, by code (first) or by name, from the store.
+    let v = app.get("/api/v1/places?q=AF-KAB").await.ok(200);
+    assert_eq!(v[0]["kind"], "area", "{v}");
+    assert_eq!(v[0]["value"], "AF-KAB", "{v}");
+    assert_eq!(v[0]["tz"], Value::Null, "{v}");
+    let v = app.get("/api/v1/places?q=Herat").await.ok(200);
+    let kinds: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["value"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("area", "AF-HER")), "{v}");
+    assert!(kinds.contains(&("city", "Herāt, AF")), "{v}");
+    assert!(kinds.contains(&("airport", "HEA")), "{v}");
+
+    // Every value offered resolves back to the same place and area.
+    let t = app.token(&app.users.traveller.clone()).await;
+    for q in ["Kab", "Herat", "Bamako", "Gen"] {
+        let v = app.get(&format!("/api/v1/places?q={q}")).await.ok(200);
+        for p in v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| !p["area"].is_null())
+        {
+            let r = app
+                .post_as(
+                    "/api/v1/travel-requests",
+                    &t,
+                    &json!({"purpose": "personal", "legs": [
+                        leg("GVA", p["value"].as_str().unwrap(), "2030-05-01T08:00", "2030-05-01T23:00:00Z")]}),
+                )
+                .await
+                .ok(201);
+            assert_eq!(r["legs"][0]["area"], p["area"], "{q}: {p} → {r}");
+        }
+    }
+
+    // Nothing typed yet; bad limits and lengths.
+    assert_eq!(app.get("/api/v1/places?q=%20").await.ok(200), json!([]));
+    app.get("/api/v1/places").await.problem(422, Some("query"));
+    for l in ["0", "51", "x"] {
+        let r = app.get(&format!("/api/v1/places?q=Kab&limit={l}")).await;
+        assert_eq!(r.status, 422, "{l}: {}", r.text);
+    }
+    app.get("/api/v1/places?q=Kab&limit=0")
+        .await
+        .problem(422, Some("limit"));
+    app.get(&format!("/api/v1/places?q={}", "a".repeat(101)))
+        .await
+        .problem(422, Some("q"));
+    app.finish().await;
+}

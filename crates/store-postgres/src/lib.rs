@@ -1254,6 +1254,14 @@ impl Store for PgStore {
         self.trip_get_travel_request(id).await
     }
 
+    async fn list_travel_requests(
+        &self,
+        traveller: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<TravelRequest>> {
+        self.trip_list_travel_requests(traveller, page).await
+    }
+
     async fn decide_leg(
         &self,
         d: &LegDecision,

@@ -17,7 +17,7 @@ use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use warden_domain::people::AirlineCode;
 use warden_domain::trip::{
@@ -118,6 +118,28 @@ pub(crate) fn decision_message(d: &LegDecision, area_name: &str) -> (String, Str
             ),
         ),
     }
+}
+
+const REQUEST_SELECT: &str =
+    "SELECT r.id, r.traveller_id, u.display_name AS traveller_name, r.submitted_by, r.purpose, r.ta_number, \
+     r.agency_id, r.created_at, r.updated_at FROM travel_requests r JOIN users u ON u.id = r.traveller_id";
+
+/// A row of `REQUEST_SELECT` with its legs (in order).
+fn request_row(row: &PgRow, legs: Vec<Leg>) -> Result<TravelRequest> {
+    let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
+    Ok(TravelRequest {
+        id: col(row, "id")?,
+        traveller: col(row, "traveller_id")?,
+        traveller_name: col(row, "traveller_name")?,
+        submitted_by: col(row, "submitted_by")?,
+        purpose: purpose(&col::<String>(row, "purpose")?)?,
+        ta_number: col(row, "ta_number")?,
+        agency: col(row, "agency_id")?,
+        status: TripStatus::of(&statuses),
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+        legs,
+    })
 }
 
 fn area_not_found(code: &str) -> StoreError {
@@ -399,14 +421,11 @@ impl PgStore {
     }
 
     pub(crate) async fn trip_get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>> {
-        let Some(row) = sqlx::query(
-            "SELECT r.id, r.traveller_id, u.display_name AS traveller_name, r.submitted_by, r.purpose, r.ta_number, \
-             r.agency_id, r.created_at, r.updated_at FROM travel_requests r JOIN users u ON u.id = r.traveller_id WHERE r.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(be)?
+        let Some(row) = sqlx::query(&format!("{REQUEST_SELECT} WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)?
         else {
             return Ok(None);
         };
@@ -420,20 +439,60 @@ impl PgStore {
         .iter()
         .map(leg_row)
         .collect::<Result<Vec<Leg>>>()?;
-        let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
-        Ok(Some(TravelRequest {
-            id: col(&row, "id")?,
-            traveller: col(&row, "traveller_id")?,
-            traveller_name: col(&row, "traveller_name")?,
-            submitted_by: col(&row, "submitted_by")?,
-            purpose: purpose(&col::<String>(&row, "purpose")?)?,
-            ta_number: col(&row, "ta_number")?,
-            agency: col(&row, "agency_id")?,
-            status: TripStatus::of(&statuses),
-            created_at: col(&row, "created_at")?,
-            updated_at: col(&row, "updated_at")?,
-            legs,
-        }))
+        Ok(Some(request_row(&row, legs)?))
+    }
+
+    pub(crate) async fn trip_list_travel_requests(
+        &self,
+        traveller: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<TravelRequest>> {
+        let total: i64 =
+            sqlx::query("SELECT COUNT(*) FROM travel_requests WHERE traveller_id = $1")
+                .bind(traveller)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(be)?
+                .try_get(0)
+                .map_err(be)?;
+        let rows = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE r.traveller_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(traveller)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        // The legs of the whole page in one query.
+        let ids: Vec<Uuid> = rows.iter().map(|r| col(r, "id")).collect::<Result<_>>()?;
+        let mut legs: HashMap<Uuid, Vec<Leg>> = HashMap::new();
+        if !ids.is_empty() {
+            for r in sqlx::query(&format!(
+                "SELECT {LEG_COLS} {LEG_FROM} WHERE l.request_id = ANY($1) ORDER BY l.request_id, l.seq"
+            ))
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?
+            .iter()
+            {
+                legs.entry(col(r, "request_id")?)
+                    .or_default()
+                    .push(leg_row(r)?);
+            }
+        }
+        let items = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| request_row(r, legs.remove(id).unwrap_or_default()))
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        })
     }
 
     pub(crate) async fn trip_decide_leg(

@@ -36,6 +36,10 @@ fn same_leg(old: &sqlx::sqlite::SqliteRow, new: &NewLeg) -> bool {
         && old.get::<&str, _>("arrive") == ts(&new.arrive)
 }
 
+/// A leg to insert: request id, seq, the leg, kind, status, and the decision
+/// kept from the leg it replaces.
+type LegRow<'a> = (String, i64, &'a NewLeg, String, String, Option<Kept>);
+
 /// The decision columns of a leg kept across a TA update.
 #[derive(Clone)]
 struct Kept {
@@ -356,7 +360,7 @@ impl SqliteStore {
         let mut results = Vec::with_capacity(tas.len());
         let mut new_requests: Vec<(Uuid, &TravelAuthorisation, String)> = vec![];
         // (request id, seq, leg, status, kept decision columns from the old leg)
-        let mut new_legs: Vec<(String, i64, &NewLeg, String, String, Option<Kept>)> = vec![];
+        let mut new_legs: Vec<LegRow> = vec![];
         for t in tas {
             let digest = ta_digest(t);
             match existing.get(&t.ta_number) {

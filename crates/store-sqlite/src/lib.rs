@@ -1523,6 +1523,14 @@ impl Store for SqliteStore {
         self.trip_get(id).await
     }
 
+    async fn list_travel_requests(
+        &self,
+        traveller: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<TravelRequest>> {
+        self.trip_list(traveller, page).await
+    }
+
     async fn decide_leg(
         &self,
         d: &LegDecision,

@@ -4,6 +4,7 @@ use crate::{audit_tx, be, parse_ts, ts, uuid, SqliteStore};
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashMap;
 use uuid::Uuid;
 use warden_domain::people::AirlineCode;
 use warden_domain::trip::{
@@ -277,6 +278,31 @@ fn purpose(s: &str) -> Result<TripPurpose> {
     TripPurpose::parse(s).map_err(bad)
 }
 
+const REQUEST_SELECT: &str = "SELECT t.*, u.display_name AS traveller_name \
+     FROM travel_requests t JOIN users u ON u.id = t.traveller_id";
+
+/// A request row of `REQUEST_SELECT` with its legs (in order).
+fn request_row(r: &SqliteRow, legs: Vec<Leg>) -> Result<TravelRequest> {
+    let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
+    Ok(TravelRequest {
+        id: uuid(r.get("id"))?,
+        traveller: uuid(r.get("traveller_id"))?,
+        traveller_name: r.get("traveller_name"),
+        submitted_by: uuid(r.get("submitted_by"))?,
+        purpose: purpose(r.get("purpose"))?,
+        ta_number: r.get("ta_number"),
+        agency: r
+            .get::<Option<String>, _>("agency_id")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
+        status: TripStatus::of(&statuses),
+        created_at: parse_ts(r.get("created_at"))?,
+        updated_at: parse_ts(r.get("updated_at"))?,
+        legs,
+    })
+}
+
 impl SqliteStore {
     pub(crate) async fn trip_set_mode(
         &self,
@@ -397,7 +423,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn trip_get(&self, id: Uuid) -> Result<Option<TravelRequest>> {
-        let Some(r) = sqlx::query("SELECT t.*, u.display_name AS traveller_name FROM travel_requests t JOIN users u ON u.id = t.traveller_id WHERE t.id = ?")
+        let Some(r) = sqlx::query(&format!("{REQUEST_SELECT} WHERE t.id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await
@@ -415,24 +441,55 @@ impl SqliteStore {
         .iter()
         .map(leg_row)
         .collect::<Result<_>>()?;
-        let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
-        Ok(Some(TravelRequest {
-            id,
-            traveller: uuid(r.get("traveller_id"))?,
-            traveller_name: r.get("traveller_name"),
-            submitted_by: uuid(r.get("submitted_by"))?,
-            purpose: purpose(r.get("purpose"))?,
-            ta_number: r.get("ta_number"),
-            agency: r
-                .get::<Option<String>, _>("agency_id")
-                .as_deref()
-                .map(uuid)
-                .transpose()?,
-            status: TripStatus::of(&statuses),
-            created_at: parse_ts(r.get("created_at"))?,
-            updated_at: parse_ts(r.get("updated_at"))?,
-            legs,
-        }))
+        Ok(Some(request_row(&r, legs)?))
+    }
+
+    pub(crate) async fn trip_list(
+        &self,
+        traveller: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<TravelRequest>> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM travel_requests WHERE traveller_id = ?")
+            .bind(traveller.to_string())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?
+            .get(0);
+        let rows = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE t.traveller_id = ? ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(traveller.to_string())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(be)?;
+        // The legs of the whole page in one query.
+        let mut legs: HashMap<String, Vec<Leg>> = HashMap::new();
+        if !rows.is_empty() {
+            let mut b =
+                QueryBuilder::<Sqlite>::new(format!("{LEG_SELECT} WHERE l.request_id IN ("));
+            let mut ids = b.separated(", ");
+            for r in &rows {
+                ids.push_bind(r.get::<String, _>("id"));
+            }
+            ids.push_unseparated(") ORDER BY l.request_id, l.seq");
+            for r in b.build().fetch_all(&self.reader).await.map_err(be)?.iter() {
+                legs.entry(r.get("request_id"))
+                    .or_default()
+                    .push(leg_row(r)?);
+            }
+        }
+        let items = rows
+            .iter()
+            .map(|r| request_row(r, legs.remove(r.get::<&str, _>("id")).unwrap_or_default()))
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        })
     }
 
     pub(crate) async fn trip_decide(

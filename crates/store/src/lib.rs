@@ -159,6 +159,12 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditContext,
     ) -> Result<TravelRequest>;
     async fn get_travel_request(&self, id: Uuid) -> Result<Option<TravelRequest>>;
+    /// One traveller's trips with their legs, newest first (by submission).
+    async fn list_travel_requests(
+        &self,
+        traveller: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<TravelRequest>>;
     /// Decides a pending leg (compare-and-set: a leg already decided is a
     /// Conflict and keeps its first decision).
     async fn decide_leg(

@@ -111,6 +111,7 @@ where
     advisory_edits(&fresh().await).await;
     processing_modes(&fresh().await).await;
     travel_requests(&fresh().await).await;
+    travel_request_lists(&fresh().await).await;
     racing_leg_decisions_keep_the_first(&fresh().await).await;
     mode_changes_reevaluate_future_legs(&fresh().await).await;
     profiles_import_idempotently(&fresh().await).await;
@@ -976,6 +977,89 @@ pub async fn travel_requests(s: &dyn Store) {
         .await;
     assert!(matches!(bad, Err(StoreError::NotFound(_))), "{bad:?}");
     assert_eq!(s.list_audit(&AuditQuery::default()).await.unwrap().total, n);
+}
+
+pub async fn travel_request_lists(s: &dyn Store) {
+    seed_geo(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let t = user(s, "traveller", vec![(Role::Traveller, "global")]).await;
+    let other = user(s, "other", vec![(Role::Traveller, "global")]).await;
+    let none = s
+        .list_travel_requests(t.id, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+    s.set_processing_mode(
+        &AreaCode::parse("AF-KAB").unwrap(),
+        ProcessingMode::Manual,
+        dof.id,
+        "clearance required",
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let trip = |who: &User, legs: Vec<NewLeg>| NewTravelRequest {
+        traveller: who.id,
+        submitted_by: who.id,
+        purpose: TripPurpose::Official,
+        ta_number: None,
+        legs,
+    };
+    // Submitted one after the other: a, b (two legs), c; and one of someone else.
+    let mut mine = vec![];
+    for legs in [
+        vec![leg("AF-HER", 1)],
+        vec![leg("AF-HER", 3), leg("AF-KAB", 4)],
+        vec![leg("ML-BKO", 6)],
+    ] {
+        mine.push(
+            s.create_travel_request(&trip(&t, legs), &sys())
+                .await
+                .unwrap(),
+        );
+    }
+    let theirs = s
+        .create_travel_request(&trip(&other, vec![leg("AF-KAB", 8)]), &sys())
+        .await
+        .unwrap();
+
+    let p = s
+        .list_travel_requests(t.id, &PageRequest::new(Some(2), None))
+        .await
+        .unwrap();
+    assert_eq!((p.total, p.limit, p.offset), (3, 2, 0));
+    let ids: Vec<Uuid> = p.items.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![mine[2].id, mine[1].id], "newest first");
+    // Each item is the whole request, legs in order, as one read would give it.
+    assert_eq!(p.items[1], mine[1]);
+    assert_eq!(p.items[1].status, TripStatus::Pending);
+    assert_eq!(
+        p.items[1].legs.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(
+        p.items[0],
+        s.get_travel_request(mine[2].id).await.unwrap().unwrap()
+    );
+    let p2 = s
+        .list_travel_requests(t.id, &PageRequest::new(Some(2), Some(2)))
+        .await
+        .unwrap();
+    assert_eq!(p2.total, 3);
+    assert_eq!(p2.items, vec![mine[0].clone()]);
+    // Only the traveller's own trips.
+    let p = s
+        .list_travel_requests(other.id, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((p.total, p.items), (1, vec![theirs]));
+    assert_eq!(
+        s.list_travel_requests(dof.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 pub async fn racing_leg_decisions_keep_the_first(s: &dyn Store) {

@@ -444,7 +444,117 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
         }
     }
     pb.finish_and_clear();
+    trips(store.clone(), &users).await?;
     Ok(logins)
+}
+
+/// Travel (TRIP): Kabul under manual processing, set by the Designated
+/// Official; trips resolved by the same rules as the pages and the API,
+/// submitted by the demo people: one waiting for a clearance (departing
+/// within 48 hours), one acknowledged, one already granted.
+async fn trips(store: Arc<dyn Store>, users: &BTreeMap<&str, User>) -> anyhow::Result<()> {
+    use chrono::DurationRound;
+    use warden_domain::trip::{ClearanceDecision, LegStatus, ProcessingMode, TripPurpose};
+    use warden_server::trips::{build_legs, LegInput};
+    use warden_store::{LegDecision, NewTravelRequest};
+
+    let s = store.as_ref();
+    // Each step at its own time (the context's time is the record's).
+    let ctx = || AuditContext::system("warden demo");
+    s.set_processing_mode(
+        &warden_domain::AreaCode::parse("AF-KAB")?,
+        ProcessingMode::Manual,
+        users["do.afghanistan"].id,
+        "SMT decision (demo): road movement in and around Kabul needs a security clearance.",
+        &ctx(),
+    )
+    .await?;
+
+    let state = warden_server::state::AppState::new(
+        store.clone(),
+        warden_server::config::Config::default(),
+    )
+    .await?;
+    // Whole hours from now, as RFC 3339 (each leg keeps its places' time zones).
+    let hour = chrono::Utc::now()
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let at = |h: i64| (hour + chrono::Duration::hours(h)).to_rfc3339();
+    let leg = |from: &str, to: &str, depart: i64, hours: i64| LegInput {
+        from: from.into(),
+        to: to.into(),
+        depart: at(depart),
+        arrive: at(depart + hours),
+        flight: None,
+    };
+    let submit = |who: &User, purpose: TripPurpose, ta: Option<&str>, legs: Vec<LegInput>| {
+        let state = state.clone();
+        let (id, ta) = (who.id, ta.map(str::to_string));
+        async move {
+            let legs = build_legs(&state, &legs)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo trip: {}", e.detail))?;
+            let t = state
+                .store
+                .create_travel_request(
+                    &NewTravelRequest {
+                        traveller: id,
+                        submitted_by: id,
+                        purpose,
+                        ta_number: ta,
+                        legs,
+                    },
+                    &ctx(),
+                )
+                .await?;
+            Ok::<_, anyhow::Error>(t)
+        }
+    };
+
+    // Nadia Benali: a personal trip to Bamako (acknowledged), then a mission
+    // to Kabul (clearance pending, departing tomorrow) and Herat (acknowledged).
+    let nadia = &users["traveller"];
+    submit(
+        nadia,
+        TripPurpose::Personal,
+        None,
+        vec![leg("DSS", "BKO", 24 * 20, 2), leg("BKO", "DSS", 24 * 27, 2)],
+    )
+    .await?;
+    let mission = submit(
+        nadia,
+        TripPurpose::Official,
+        Some("TA-UNDP-2026-0412"),
+        vec![leg("GVA", "KBL", 30, 14), leg("KBL", "HEA", 24 * 4, 2)],
+    )
+    .await?;
+    debug_assert_eq!(mission.legs[0].status, LegStatus::Pending);
+
+    // Carlos Mendoza: a mission to Kabul, already granted by the adviser.
+    let carlos = submit(
+        &users["sfp.undp"],
+        TripPurpose::Official,
+        Some("TA-UNDP-2026-0398"),
+        vec![
+            leg("FRA", "KBL", 24 * 9, 11),
+            leg("KBL", "FRA", 24 * 16, 11),
+        ],
+    )
+    .await?;
+    s.decide_leg(
+        &LegDecision {
+            request: carlos.id,
+            seq: 1,
+            decision: ClearanceDecision::Grant,
+            grounds: vec![],
+            comment: "Granted: fly UNHAS from Dubai if the commercial flight is cancelled, and check in with the security cell on arrival.".into(),
+            actor: users["sa.afghanistan"].id,
+        },
+        ClearanceDecision::Grant.outcome(),
+        &ctx(),
+    )
+    .await?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -8,6 +8,7 @@ pub mod areas;
 pub mod assessments;
 pub mod erp;
 pub mod notifications;
+pub mod places;
 pub mod session;
 pub mod trips;
 
@@ -126,6 +127,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         trips::set_mode, trips::get_mode, trips::create_request, trips::get_request, trips::decide, trips::queue,
         trips::answer, erp::post_tas, erp::get_profile, notifications::list, notifications::mark_read,
         airlines::current, airlines::month, airlines::publish,
+        places::search,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -220,6 +222,7 @@ pub fn router() -> Router<AppState> {
             "/airlines/{month}",
             get(airlines::month).put(airlines::publish),
         )
+        .route("/places", get(places::search))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
 }
 

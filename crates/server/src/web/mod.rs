@@ -4,6 +4,7 @@
 mod assessments;
 mod pages;
 mod session;
+mod trips;
 
 use crate::auth::{Authed, LANG_COOKIE};
 use crate::error::ApiError;
@@ -33,6 +34,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/assessments/{id}", get(assessments::detail))
         .route("/assessments/{id}/action", post(assessments::act))
+        .route("/trips", get(trips::list))
+        .route("/trips/new", get(trips::new_form).post(trips::create))
+        .route("/trips/{id}", get(trips::detail))
+        .route("/trips/{id}/legs/{n}/decision", post(trips::decide))
+        .route("/trips/{id}/legs/{n}/answer", post(trips::answer))
+        .route("/notifications", get(trips::notifications))
+        .route("/notifications/read", post(trips::notifications_read))
+        .route("/clearances", get(trips::clearances))
+        .route(
+            "/areas/{code}/settings",
+            get(trips::settings).post(trips::set_mode),
+        )
         .route("/login", get(session::login_form).post(session::login))
         .route("/login/totp", get(session::totp_form).post(session::totp))
         .route(
@@ -75,9 +88,13 @@ pub struct Base {
     pub user_name: Option<String>,
     pub is_staff: bool,
     pub is_admin: bool,
+    /// Security advisers and Designated Officials: they see the clearance queue.
+    pub is_reviewer: bool,
     pub nav: &'static str,
     pub path: String,
     pub flash: Option<(String, String)>,
+    /// Lines under the flash message (e.g. the answer for each leg of a trip).
+    pub flash_items: Vec<String>,
     pub langs: Vec<(&'static str, &'static str, bool)>,
 }
 
@@ -96,9 +113,11 @@ impl Base {
             user_name: who.map(|a| a.user.display_name.clone()),
             is_staff: who.is_some_and(|a| staff_roles.iter().any(|r| has_role(&a.user.grants, *r))),
             is_admin: who.is_some_and(|a| has_role(&a.user.grants, Role::Administrator)),
+            is_reviewer: who.is_some_and(crate::trips::is_reviewer),
             nav,
             path: path.to_string(),
             flash: None,
+            flash_items: vec![],
             langs: LANGUAGES
                 .iter()
                 .map(|l| (l.code, l.name, l.code == t.code()))

@@ -351,6 +351,9 @@ struct AreaPage {
     measures: Vec<(String, String)>,
     can_propose: bool,
     open: Vec<WorkItem>,
+    /// How travel into the area is processed (TRIP), and whether the viewer sets it.
+    travel_mode: String,
+    can_set_mode: bool,
 }
 
 pub async fn area(
@@ -423,6 +426,8 @@ pub async fn area(
             }
             _ => vec![],
         };
+        let travel_mode = state.store.processing_mode(&a.code).await?;
+        let can_set_mode = who.as_ref().is_some_and(|w| crate::trips::sets_mode(w, &a));
         let name = a.names.get(t.code()).cloned().unwrap_or(a.name.clone());
         Ok::<_, ApiError>(AreaPage {
             b: Base::new(
@@ -456,6 +461,8 @@ pub async fn area(
                 .unwrap_or_default(),
             can_propose,
             open,
+            travel_mode: t.get(&format!("mode.{}", travel_mode.as_str())).to_string(),
+            can_set_mode,
         })
     }
     .await;

@@ -456,6 +456,33 @@ impl TestApp {
         t
     }
 
+    /// A web page as `u` sees it, signed in (the session of `token(u)` as
+    /// the session cookie; the sign-in pages themselves are tested in
+    /// api.rs). Redirects are not followed.
+    pub async fn page_as(&self, path: &str, u: &TestUser) -> Resp {
+        let t = self.token(u).await;
+        self.send(
+            self.raw_client
+                .get(self.url(path))
+                .header("cookie", format!("warden_session={t}")),
+        )
+        .await
+    }
+
+    /// A form posted from our own pages by `u` (repeated keys allowed).
+    /// Redirects are not followed.
+    pub async fn form_as(&self, path: &str, u: &TestUser, form: &[(&str, &str)]) -> Resp {
+        let t = self.token(u).await;
+        self.send(
+            self.raw_client
+                .post(self.url(path))
+                .header("cookie", format!("warden_session={t}"))
+                .header("origin", &self.base)
+                .form(form),
+        )
+        .await
+    }
+
     /// Number of audit entries, read as the administrator through the API.
     pub async fn audit_count(&self) -> i64 {
         let t = self.token(&self.users.admin.clone()).await;
