@@ -146,6 +146,13 @@ async fn travel_authorisations_from_the_erp() {
         "shown to the reviewer"
     );
     assert_eq!(trip["certificates"][0]["valid"], true);
+    let page = app
+        .page_as(&format!("/trips/{id}"), &app.users.do_af.clone())
+        .await;
+    assert!(
+        page.text.contains("id=\"certificates\"") && page.text.contains("BSAFE"),
+        "the reviewer sees the certificates on the trip page"
+    );
 
     // The same batch again: nothing new.
     let again = app

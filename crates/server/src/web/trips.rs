@@ -551,6 +551,8 @@ struct TripPage {
     submitted: String,
     submitted_iso: String,
     legs: Vec<LegView>,
+    /// The traveller's training certificates: name, dates, valid today.
+    certificates: Vec<(String, String, bool)>,
     /// Grounds a denial may give: (value, label).
     grounds: Vec<(String, String)>,
     /// A refused decision: the message, the leg it concerns, the field, and
@@ -652,6 +654,25 @@ async fn trip_page(state: &AppState, t: T, who: &Authed, id: Uuid) -> Result<Tri
         submitted: fmt_time(&tr.created_at),
         submitted_iso: tr.created_at.to_rfc3339(),
         legs,
+        certificates: {
+            let today = chrono::Utc::now().date_naive();
+            state
+                .store
+                .get_profile(tr.traveller)
+                .await?
+                .map(|p| p.certificates)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| {
+                    let dates = match c.expires_on {
+                        Some(e) => format!("{} – {}", c.completed_on, e),
+                        None => c.completed_on.to_string(),
+                    };
+                    let valid = c.valid_on(today);
+                    (c.name, dates, valid)
+                })
+                .collect()
+        },
         grounds: DenialGround::ALL
             .iter()
             .map(|g| {
