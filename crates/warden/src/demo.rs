@@ -487,6 +487,51 @@ async fn trips(store: Arc<dyn Store>, users: &BTreeMap<&str, User>) -> anyhow::R
         arrive: at(depart + hours),
         flight: None,
     };
+    let flight = |l: LegInput, f: &str| LegInput {
+        flight: Some(f.into()),
+        ..l
+    };
+
+    // The approved-airline list for this month, published by the security department.
+    let admin = &users["admin"];
+    let month = chrono::Utc::now().date_naive();
+    let month = chrono::NaiveDate::from_ymd_opt(
+        chrono::Datelike::year(&month),
+        chrono::Datelike::month(&month),
+        1,
+    )
+    .expect("first of the month");
+    let airlines: Vec<warden_store::ApprovedAirline> = [
+        ("ET", "Ethiopian Airlines"),
+        ("KQ", "Kenya Airways"),
+        ("EK", "Emirates"),
+        ("TK", "Turkish Airlines"),
+        ("QR", "Qatar Airways"),
+        ("AF", "Air France"),
+        ("LX", "Swiss"),
+        ("LH", "Lufthansa"),
+        ("FZ", "flydubai"),
+    ]
+    .iter()
+    .map(|(c, n)| {
+        Ok(warden_store::ApprovedAirline {
+            code: warden_domain::people::AirlineCode::parse(c)?,
+            name: (*n).into(),
+        })
+    })
+    .collect::<Result<_, warden_domain::DomainError>>()?;
+    s.publish_airline_list(
+        month,
+        &airlines,
+        "Monthly review (demo).",
+        &AuditContext {
+            actor: Some(admin.id),
+            actor_name: admin.display_name.clone(),
+            ip: None,
+            at: warden_store::now_micros(),
+        },
+    )
+    .await?;
     let submit = |who: &User, purpose: TripPurpose, ta: Option<&str>, legs: Vec<LegInput>| {
         let state = state.clone();
         let (id, ta) = (who.id, ta.map(str::to_string));
@@ -525,7 +570,10 @@ async fn trips(store: Arc<dyn Store>, users: &BTreeMap<&str, User>) -> anyhow::R
         nadia,
         TripPurpose::Official,
         Some("TA-UNDP-2026-0412"),
-        vec![leg("GVA", "KBL", 30, 14), leg("KBL", "HEA", 24 * 4, 2)],
+        vec![
+            flight(leg("GVA", "KBL", 30, 14), "FZ 305"),
+            flight(leg("KBL", "HEA", 24 * 4, 2), "RQ 341"),
+        ],
     )
     .await?;
     debug_assert_eq!(mission.legs[0].status, LegStatus::Pending);
@@ -536,8 +584,8 @@ async fn trips(store: Arc<dyn Store>, users: &BTreeMap<&str, User>) -> anyhow::R
         TripPurpose::Official,
         Some("TA-UNDP-2026-0398"),
         vec![
-            leg("FRA", "KBL", 24 * 9, 11),
-            leg("KBL", "FRA", 24 * 16, 11),
+            flight(leg("FRA", "KBL", 24 * 9, 11), "TK 1592"),
+            flight(leg("KBL", "FRA", 24 * 16, 11), "TK 1593"),
         ],
     )
     .await?;
