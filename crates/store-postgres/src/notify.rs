@@ -44,31 +44,6 @@ const LEASE_MINUTES: i64 = 5;
 /// Attempts before an e-mail is given up as failed.
 pub(crate) const MAX_EMAIL_ATTEMPTS: i32 = 5;
 
-/// What a traveller is told when a mode change re-evaluated their legs into
-/// an area: (subject, body).
-pub(crate) fn reevaluated_message(
-    area: &AreaCode,
-    area_name: &str,
-    mode: ProcessingMode,
-) -> (String, String) {
-    match mode {
-        ProcessingMode::Manual => (
-            format!("Security clearance now needed: {area_name}"),
-            format!(
-                "The Designated Official switched {area_name} ({area}) to manual processing. \
-                 Your travel into it now needs a security clearance; it is pending with the area's security advisers."
-            ),
-        ),
-        ProcessingMode::Automatic => (
-            format!("Travel notification acknowledged: {area_name}"),
-            format!(
-                "The Designated Official switched {area_name} ({area}) to automatic processing. \
-                 Your pending clearance request for it became a travel notification and is acknowledged."
-            ),
-        ),
-    }
-}
-
 /// After a mode change told `travellers` travellers: the area's security
 /// advisers are told too when legs became clearance requests.
 pub(crate) async fn reevaluated_tx(
@@ -79,17 +54,8 @@ pub(crate) async fn reevaluated_tx(
     at: &DateTime<Utc>,
 ) -> Result<()> {
     if travellers > 0 && mode == ProcessingMode::Manual {
-        reviewers_tx(
-            tx,
-            area,
-            "clearances_added",
-            &format!("{travellers} trip(s) now need clearance"),
-            &format!(
-                "{travellers} trip(s) into {area} became clearance requests when the area was switched to manual processing."
-            ),
-            at,
-        )
-        .await?;
+        let (subject, body) = messages::clearances_added(area, travellers);
+        reviewers_tx(tx, area, "clearances_added", &subject, &body, at).await?;
     }
     Ok(())
 }
@@ -134,15 +100,8 @@ pub(crate) async fn level_changed_tx(
     new: i16,
     at: &DateTime<Utc>,
 ) -> Result<u64> {
-    let subject = format!("Security level {new} in {area_name}");
-    let body = match old {
-        Some(o) => format!(
-            "The security level of {area_name} ({area}) changed from {o} to {new}. Read the travel advisory before you travel, and follow its measures."
-        ),
-        None => format!(
-            "{area_name} ({area}) now has security level {new}. Read the travel advisory before you travel, and follow its measures."
-        ),
-    };
+    let (subject, body) =
+        messages::level_changed(area, area_name, old.map(i64::from), i64::from(new));
     Ok(sqlx::query(&format!(
         "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
          SELECT {SQL_UUID_V7}, t.traveller_id, 'level_changed', $1, $2, '/trips/' || t.id, $3, {EMAIL_STATE} \

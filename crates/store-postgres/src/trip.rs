@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use warden_domain::people::AirlineCode;
 use warden_domain::trip::{
-    ClearanceDecision, DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
+    DenialGround, LegKind, LegStatus, ProcessingMode, TripPurpose, TripStatus,
 };
 use warden_domain::AreaCode;
 use warden_store::*;
@@ -86,38 +86,6 @@ fn leg_row(r: &PgRow) -> Result<Leg> {
         answer: col(r, "answer")?,
         answered_at: col(r, "answered_at")?,
     })
-}
-
-/// What the traveller is told of a decision on their leg.
-pub(crate) fn decision_message(d: &LegDecision, area_name: &str) -> (String, String) {
-    let said = if d.comment.is_empty() {
-        String::new()
-    } else {
-        format!(" The reviewer wrote: {}", d.comment)
-    };
-    match d.decision {
-        ClearanceDecision::Grant => (
-            format!("Security clearance granted: {area_name}"),
-            format!(
-                "Leg {} of your trip, into {area_name}, is cleared.{said}",
-                d.seq
-            ),
-        ),
-        ClearanceDecision::Deny => (
-            format!("Security clearance denied: {area_name}"),
-            format!(
-                "Leg {} of your trip, into {area_name}, is not cleared. Do not travel.{said}",
-                d.seq
-            ),
-        ),
-        ClearanceDecision::Return => (
-            format!("More information needed: {area_name}"),
-            format!(
-                "Leg {} of your trip, into {area_name}, was returned to you for more information; answer it to resubmit.{said}",
-                d.seq
-            ),
-        ),
-    }
 }
 
 const REQUEST_SELECT: &str =
@@ -200,7 +168,7 @@ impl PgStore {
         // One statement for any number of legs: it re-evaluates them (with
         // each one's trip and traveller from the join), tells the traveller
         // of each trip touched once, and hands back only the two counts.
-        let (subject, body) = notify::reevaluated_message(area, &area_name, m);
+        let (subject, body) = messages::reevaluated(area, &area_name, m);
         let counts = sqlx::query(&format!(
             "WITH changed AS (UPDATE legs l SET kind = $1, status = $2, reevaluated_at = $5 \
                FROM travel_requests t \
@@ -539,7 +507,7 @@ impl PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(be)?;
-        let (subject, body) = decision_message(d, &col::<String>(&who, "name")?);
+        let (subject, body) = messages::decision(d, &col::<String>(&who, "name")?);
         notify::notify_tx(
             &mut tx,
             col(&who, "traveller_id")?,
@@ -666,17 +634,8 @@ impl PgStore {
             .await
             .map_err(be)?;
         let area = area_code(&col::<String>(&answered, "area_code")?)?;
-        notify::reviewers_tx(
-            &mut tx,
-            &area,
-            "leg_answered",
-            &format!("A traveller answered a returned clearance request for {area}"),
-            &format!(
-                "Leg {seq} of trip {request} is pending again with the traveller's answer: {answer}"
-            ),
-            &now,
-        )
-        .await?;
+        let (subject, body) = messages::answered(&area, request, seq, answer);
+        notify::reviewers_tx(&mut tx, &area, "leg_answered", &subject, &body, &now).await?;
         audit_tx(
             &mut tx,
             audit,

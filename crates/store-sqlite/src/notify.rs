@@ -10,6 +10,7 @@ use uuid::Uuid;
 use warden_domain::people::AirlineCode;
 use warden_domain::trip::ProcessingMode;
 use warden_domain::AreaCode;
+use warden_store::messages;
 use warden_store::*;
 
 /// A random (v4) UUID made by SQLite itself, for rows inserted by
@@ -37,45 +38,31 @@ pub(crate) async fn reevaluated_tx(
     mode: ProcessingMode,
     at: &str,
 ) -> Result<u64> {
-    let (kind_subject, kind_body) = match mode {
-        ProcessingMode::Manual => (
-            "'Security clearance now needed: ' || a.name",
-            "'The Designated Official switched ' || a.name || ' (' || a.code || ') to manual processing. \
-             Your travel into it now needs a security clearance; it is pending with the area''s security advisers.'",
-        ),
-        ProcessingMode::Automatic => (
-            "'Travel notification acknowledged: ' || a.name",
-            "'The Designated Official switched ' || a.name || ' (' || a.code || ') to automatic processing. \
-             Your pending clearance request for it became a travel notification and is acknowledged.'",
-        ),
-    };
+    let area_name: String = sqlx::query("SELECT name FROM areas WHERE code = ?")
+        .bind(area.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(be)?
+        .get(0);
+    let (subject, body) = messages::reevaluated(area, &area_name, mode);
     let travellers = sqlx::query(&format!(
         "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
-         SELECT {SQL_UUID}, t.traveller_id, 'leg_reevaluated', {kind_subject}, {kind_body}, '/trips/' || t.id, ?, {EMAIL_STATE} \
+         SELECT {SQL_UUID}, t.traveller_id, 'leg_reevaluated', ?, ?, '/trips/' || t.id, ?, {EMAIL_STATE} \
          FROM (SELECT DISTINCT request_id FROM legs WHERE area_code = ? AND reevaluated_at = ?) x \
-         JOIN travel_requests t ON t.id = x.request_id JOIN users u ON u.id = t.traveller_id \
-         JOIN areas a ON a.code = ?"
+         JOIN travel_requests t ON t.id = x.request_id JOIN users u ON u.id = t.traveller_id"
     ))
+    .bind(&subject)
+    .bind(&body)
     .bind(at)
     .bind(area.as_str())
     .bind(at)
-    .bind(area.as_str())
     .execute(&mut **tx)
     .await
     .map_err(be)?
     .rows_affected();
     if travellers > 0 && mode == ProcessingMode::Manual {
-        reviewers_tx(
-            tx,
-            area,
-            "clearances_added",
-            &format!("{travellers} trip(s) now need clearance"),
-            &format!(
-                "{travellers} trip(s) into {area} became clearance requests when the area was switched to manual processing."
-            ),
-            at,
-        )
-        .await?;
+        let (subject, body) = messages::clearances_added(area, travellers);
+        reviewers_tx(tx, area, "clearances_added", &subject, &body, at).await?;
     }
     Ok(travellers)
 }
@@ -118,15 +105,7 @@ pub(crate) async fn level_changed_tx(
     new: i64,
     at: &str,
 ) -> Result<u64> {
-    let subject = format!("Security level {new} in {area_name}");
-    let body = match old {
-        Some(o) => format!(
-            "The security level of {area_name} ({area}) changed from {o} to {new}. Read the travel advisory before you travel, and follow its measures."
-        ),
-        None => format!(
-            "{area_name} ({area}) now has security level {new}. Read the travel advisory before you travel, and follow its measures."
-        ),
-    };
+    let (subject, body) = messages::level_changed(area, area_name, old, new);
     Ok(sqlx::query(&format!(
         "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
          SELECT {SQL_UUID}, t.traveller_id, 'level_changed', ?, ?, '/trips/' || t.id, ?, {EMAIL_STATE} \

@@ -100,30 +100,6 @@ async fn reevaluate_sqlite(
     .rows_affected())
 }
 
-/// What the traveller is told of a decision on their leg.
-pub(crate) fn decision_message(d: &LegDecision, area_name: &str) -> (String, String) {
-    use warden_domain::trip::ClearanceDecision as D;
-    let said = if d.comment.is_empty() {
-        String::new()
-    } else {
-        format!(" The reviewer wrote: {}", d.comment)
-    };
-    match d.decision {
-        D::Grant => (
-            format!("Security clearance granted: {area_name}"),
-            format!("Leg {} of your trip, into {area_name}, is cleared.{said}", d.seq),
-        ),
-        D::Deny => (
-            format!("Security clearance denied: {area_name}"),
-            format!("Leg {} of your trip, into {area_name}, is not cleared. Do not travel.{said}", d.seq),
-        ),
-        D::Return => (
-            format!("More information needed: {area_name}"),
-            format!("Leg {} of your trip, into {area_name}, was returned to you for more information; answer it to resubmit.{said}", d.seq),
-        ),
-    }
-}
-
 /// A submission waiting for the group-commit writer.
 pub(crate) struct SubmitJob {
     request: NewTravelRequest,
@@ -550,7 +526,7 @@ impl SqliteStore {
                 .map_err(be)?;
             (r.get(0), r.get(1))
         };
-        let (subject, body) = decision_message(d, &area_name);
+        let (subject, body) = warden_store::messages::decision(d, &area_name);
         crate::notify::notify_tx(
             &mut tx,
             uuid(&traveller)?,
@@ -632,15 +608,8 @@ impl SqliteStore {
                 .map_err(be)?
                 .get(0);
         let area = AreaCode::parse(&area).map_err(bad)?;
-        crate::notify::reviewers_tx(
-            &mut tx,
-            &area,
-            "leg_answered",
-            &format!("A traveller answered a returned clearance request for {area}"),
-            &format!("Leg {seq} of trip {request} is pending again with the traveller's answer: {answer}"),
-            &now,
-        )
-        .await?;
+        let (subject, body) = warden_store::messages::answered(&area, request, seq, answer);
+        crate::notify::reviewers_tx(&mut tx, &area, "leg_answered", &subject, &body, &now).await?;
         audit_tx(
             &mut tx,
             audit,

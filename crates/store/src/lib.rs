@@ -5,6 +5,7 @@
 //! that writes does so in one transaction, together with its audit entry, so
 //! that an acknowledged write is whole and accounted for, or absent.
 
+pub mod messages;
 pub mod records;
 pub mod testsuite;
 
