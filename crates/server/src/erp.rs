@@ -29,10 +29,7 @@ pub struct TaInput {
 pub fn at_field(prefix: &str, mut e: ApiError) -> ApiError {
     if let Some(f) = &e.field {
         let f = format!("{prefix}{}{f}", if f.starts_with('[') { "" } else { "." });
-        e.detail = format!(
-            "{f}: {}",
-            e.detail.split_once(": ").map_or(&*e.detail, |x| x.1)
-        );
+        e.detail = format!("{f}: {}", e.message());
         e.field = Some(f);
     }
     e

@@ -129,6 +129,14 @@ impl ApiError {
             retry_after: None,
         }
     }
+    /// The detail without the `field: ` it starts with for invalid input.
+    pub fn message(&self) -> &str {
+        self.field
+            .as_deref()
+            .and_then(|f| self.detail.strip_prefix(f))
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(&self.detail)
+    }
     pub fn not_found(what: impl Into<String>) -> Self {
         ApiError::new(Code::NotFound, format!("{} not found", what.into()))
     }

@@ -704,6 +704,13 @@ pub struct AirlineList {
     pub airlines: Vec<ApprovedAirline>,
 }
 
+impl AirlineList {
+    /// Whether the list approves a leg's airline (None when the leg names none).
+    pub fn approves(&self, carrier: Option<&AirlineCode>) -> Option<bool> {
+        carrier.map(|c| self.airlines.iter().any(|a| &a.code == c))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AirlineListSummary {
     pub month: NaiveDate,

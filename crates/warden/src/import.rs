@@ -24,15 +24,10 @@ pub struct RowError {
 
 impl RowError {
     fn of(line: u64, e: &ApiError) -> RowError {
-        let field = e.field.clone().unwrap_or_default();
-        let message = match e.detail.split_once(": ") {
-            Some((f, m)) if f == field => m.to_string(),
-            _ => e.detail.clone(),
-        };
         RowError {
             line,
-            field,
-            message,
+            field: e.field.clone().unwrap_or_default(),
+            message: e.message().to_string(),
         }
     }
 }

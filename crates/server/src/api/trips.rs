@@ -212,10 +212,9 @@ async fn leg_dto(
     l: Leg,
 ) -> ApiResult<LegDto> {
     let reviewers = rv.for_area(state, &l.area, &l.country).await?;
-    let airline_approved = match (&l.carrier, airlines) {
-        (Some(c), Some(list)) => Some(list.airlines.iter().any(|a| &a.code == c)),
-        _ => None,
-    };
+    let airline_approved = airlines
+        .as_ref()
+        .and_then(|list| list.approves(l.carrier.as_ref()));
     Ok(LegDto {
         seq: l.seq,
         from: l.origin,

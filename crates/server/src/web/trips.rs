@@ -582,10 +582,10 @@ async fn trip_page(state: &AppState, t: T, who: &Authed, id: Uuid) -> Result<Tri
     let mut legs = Vec::with_capacity(tr.legs.len());
     for l in &tr.legs {
         let reviewers = rv.for_area(state, &l.area, &l.country).await?;
-        let airline_unapproved = match (&l.carrier, &airlines) {
-            (Some(c), Some(list)) => !list.airlines.iter().any(|a| &a.code == c),
-            _ => false,
-        };
+        let airline_unapproved = airlines
+            .as_ref()
+            .and_then(|list| list.approves(l.carrier.as_ref()))
+            == Some(false);
         let area = areas.get(&l.area);
         legs.push(LegView {
             seq: l.seq,
