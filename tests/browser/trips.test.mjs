@@ -24,105 +24,13 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { PASSWORD, startWarden } from './harness.mjs';
 
-const execFileP = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const WARDEN = process.env.WARDEN_BIN || path.join(repo, 'target', 'release', 'warden');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'warden-demo-2026';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
-let tmp; // temp dir for the database
-let dbFile;
+let h; // the service and the browser (harness.mjs)
 let base; // http://127.0.0.1:PORT
-let server; // child process
-let serverLog = '';
-let browser;
-let shotDir;
-const shots = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitHealthy(url, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null || server.signalCode !== null) {
-      throw new Error(`warden exited early (${server.exitCode ?? server.signalCode}):\n${serverLog}`);
-    }
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
-    } catch (e) {
-      last = String(e.cause?.code || e.message);
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last}):\n${serverLog}`);
-}
-
-async function totpCode(user) {
-  const { stdout } = await execFileP(WARDEN, ['totp-code', user, '--database', `sqlite://${dbFile}`], {
-    timeout: 30_000,
-  });
-  const m = stdout.match(/\b(\d{6})\b/);
-  assert.ok(m, `no 6-digit code in totp-code output: ${JSON.stringify(stdout)}`);
-  return m[1];
-}
-
-async function shot(page, name) {
-  const file = path.join(shotDir, `${name}.png`);
-  // From the top: a full-page shot of a scrolled page shows the sticky bar mid-page.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-  console.log(`screenshot: ${file}`);
-  return file;
-}
-
-async function newPage(options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', ...options });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  page.on('pageerror', (err) => console.log(`[page error] ${page.url()}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') console.log(`[console error] ${page.url()}: ${msg.text()}`);
-  });
-  return { context, page };
-}
+const totpCode = (user) => h.totpCode(user);
+const shot = (page, name) => h.shot(page, name);
+const newPage = (options) => h.newPage(options);
 
 /** Password step (and the TOTP step when the role needs it); ends on the dashboard. */
 async function login(page, user, { totp = false } = {}) {
@@ -158,44 +66,14 @@ async function search(page, selector, text) {
 }
 
 before(async () => {
-  assert.ok(existsSync(WARDEN), `warden binary not found at ${WARDEN} (set WARDEN_BIN)`);
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM)`);
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'warden-browser-trips-'));
-  shotDir = process.env.WARDEN_SCREENSHOT_DIR || (await mkdtemp(path.join(os.tmpdir(), 'warden-shots-')));
-  await mkdir(shotDir, { recursive: true });
-  dbFile = path.join(tmp, 'demo.db');
-
-  await execFileP(WARDEN, ['demo', '--reset', '--no-serve', '--file', dbFile], { timeout: 300_000 });
-
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(WARDEN, ['demo', '--file', dbFile, '--listen', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
-  });
-  const keep = (d) => {
-    serverLog += d.toString();
-    if (serverLog.length > 100_000) serverLog = serverLog.slice(-50_000);
-  };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  await waitHealthy(`${base}/healthz`, 60_000);
-
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  h = await startWarden('warden-browser-trips-');
+  base = h.base;
 });
 
 after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const t = setTimeout(() => server.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  }
-  if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => {});
-  if (shots.length) console.log(`screenshots in ${shotDir}:\n  ${shots.join('\n  ')}`);
+  if (h) await h.stop();
 });
+
 
 describe('TRIP in headless Chromium', () => {
   let tripId;
