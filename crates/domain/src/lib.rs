@@ -7,6 +7,7 @@
 pub mod area;
 pub mod assessment;
 pub mod error;
+pub mod eta;
 pub mod level;
 pub mod people;
 pub mod role;

@@ -14,10 +14,13 @@ pub enum Role {
     DesignatedOfficial,
     SmtMember,
     Administrator,
+    /// Investigates incidents under an agency's rules; may freeze location
+    /// data so that the 96-hour purge keeps it (2019 ¶80).
+    Investigator,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Traveller,
         Role::AgencyFocalPoint,
         Role::SecurityAdviser,
@@ -25,6 +28,7 @@ impl Role {
         Role::DesignatedOfficial,
         Role::SmtMember,
         Role::Administrator,
+        Role::Investigator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl Role {
             Role::DesignatedOfficial => "designated_official",
             Role::SmtMember => "smt_member",
             Role::Administrator => "administrator",
+            Role::Investigator => "investigator",
         }
     }
 

@@ -100,85 +100,8 @@ async fn reevaluate_sqlite(
     .rows_affected())
 }
 
-/// A submission waiting for the group-commit writer.
-pub(crate) struct SubmitJob {
-    request: NewTravelRequest,
-    audit: AuditContext,
-    reply: tokio::sync::oneshot::Sender<Result<Uuid>>,
-}
-
-/// Submissions committed in one transaction at most.
-const GROUP_COMMIT_MAX: usize = 256;
-
-/// The group-commit writer: takes every submission waiting, writes each under
-/// its own savepoint (one that fails changes nothing and fails alone), commits
-/// once, then answers them all.
-pub(crate) async fn submission_writer(
-    writer: sqlx::SqlitePool,
-    mut jobs: tokio::sync::mpsc::Receiver<SubmitJob>,
-) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match jobs.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
-        let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
-            Ok(tx) => tx,
-            Err(e) => {
-                let e = be(e);
-                for j in batch {
-                    let _ = j.reply.send(Err(e.clone()));
-                }
-                continue;
-            }
-        };
-        let mut results = Vec::with_capacity(batch.len());
-        for j in &batch {
-            let r = async {
-                sqlx::query("SAVEPOINT submission")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(be)?;
-                let id = Uuid::now_v7();
-                match insert_request_tx(&mut tx, &j.request, &j.audit, id).await {
-                    Ok(()) => {
-                        sqlx::query("RELEASE submission")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(be)?;
-                        Ok(id)
-                    }
-                    Err(e) => {
-                        sqlx::query("ROLLBACK TO submission")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(be)?;
-                        sqlx::query("RELEASE submission")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(be)?;
-                        Err(e)
-                    }
-                }
-            }
-            .await;
-            results.push(r);
-        }
-        let committed = tx.commit().await.map_err(be);
-        for (j, r) in batch.into_iter().zip(results) {
-            let _ = j.reply.send(match &committed {
-                Ok(()) => r,
-                Err(e) => Err(e.clone()),
-            });
-        }
-    }
-}
-
 /// The writes of one submission, inside `tx`.
-async fn insert_request_tx(
+pub(crate) async fn insert_request_tx(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     r: &NewTravelRequest,
     audit: &AuditContext,
@@ -383,18 +306,14 @@ impl SqliteStore {
         r: &NewTravelRequest,
         audit: &AuditContext,
     ) -> Result<TravelRequest> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.submissions
-            .send(SubmitJob {
-                request: r.clone(),
-                audit: audit.clone(),
-                reply,
-            })
-            .await
-            .map_err(|_| bad("the submission writer has stopped"))?;
-        let id = rx
-            .await
-            .map_err(|_| bad("the submission writer has stopped"))??;
+        let id = match self
+            .group
+            .run(crate::group::Work::Submit(r.clone(), audit.clone()))
+            .await?
+        {
+            crate::group::Done::Submitted(id) => id,
+            _ => return Err(bad("unexpected answer from the group-commit writer")),
+        };
         self.trip_get(id).await?.ok_or_else(|| bad("trip vanished"))
     }
 

@@ -5,10 +5,13 @@
 //! that writes does so in one transaction, together with its audit entry, so
 //! that an acknowledged write is whole and accounted for, or absent.
 
+pub mod eta;
 pub mod messages;
 pub mod records;
 pub mod testsuite;
+pub mod testsuite_eta;
 
+pub use eta::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -257,6 +260,119 @@ pub trait Store: Send + Sync + 'static {
         outcome: std::result::Result<(), String>,
         now: DateTime<Utc>,
     ) -> Result<()>;
+
+    // ---- eTA: devices and locations ----
+    async fn create_device(&self, d: &NewDevice, audit: &AuditContext) -> Result<Device>;
+    /// The user's devices, most recently used first (the first unrevoked
+    /// one is the active device).
+    async fn list_devices(&self, user: Uuid) -> Result<Vec<Device>>;
+    /// Revokes one of the user's devices: its token stops working.
+    async fn revoke_device(&self, user: Uuid, device: Uuid, audit: &AuditContext) -> Result<()>;
+    /// The unrevoked device with this token digest, and its user.
+    async fn device_by_token(&self, digest: &str) -> Result<Option<(Device, User)>>;
+    /// Takes one device's reports in one transaction: marks the device used,
+    /// keeps the person's area (no coordinates), keeps precise positions only
+    /// for reports recorded in an area and at a time covered by a tracking
+    /// authorisation in force, and when the person entered a new area writes
+    /// them a notification with its advisory. Nothing is acknowledged before
+    /// it is durable. A revoked device is a Conflict.
+    async fn ingest_locations(&self, b: &LocationBatch) -> Result<IngestOutcome>;
+    async fn last_location(&self, user: Uuid) -> Result<Option<LastLocation>>;
+
+    // ---- eTA: tracking, access, retention ----
+    async fn authorise_tracking(
+        &self,
+        t: &NewTracking,
+        audit: &AuditContext,
+    ) -> Result<TrackingAuthorisation>;
+    /// Ends an authorisation early (compare-and-set: one already ended is a Conflict).
+    async fn end_tracking(
+        &self,
+        id: Uuid,
+        by: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<TrackingAuthorisation>;
+    async fn get_tracking(&self, id: Uuid) -> Result<Option<TrackingAuthorisation>>;
+    /// Newest first.
+    async fn list_tracking(
+        &self,
+        q: &TrackingQuery,
+        page: &PageRequest,
+    ) -> Result<Page<TrackingAuthorisation>>;
+    /// Precise positions recorded in the area in [from, to), newest first, of
+    /// the people for whom `visible` is true (the caller's rule, given each
+    /// person's agency). The access is written to the audit log in the same
+    /// transaction, with how many positions of how many people were shown.
+    async fn positions_in_area(
+        &self,
+        area: &AreaCode,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        visible: &(dyn Fn(Option<Uuid>) -> bool + Send + Sync),
+        audit: &AuditContext,
+    ) -> Result<Vec<Position>>;
+    async fn create_freeze(&self, f: &NewFreeze, audit: &AuditContext) -> Result<Freeze>;
+    /// Lifts a freeze (compare-and-set: one already lifted is a Conflict);
+    /// the retention rule applies again to what it held.
+    async fn lift_freeze(
+        &self,
+        id: Uuid,
+        by: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<Freeze>;
+    async fn get_freeze(&self, id: Uuid) -> Result<Option<Freeze>>;
+    async fn list_freezes(&self, q: &FreezeQuery) -> Result<Vec<Freeze>>;
+    /// One step of the purge: deletes up to about `limit` positions recorded
+    /// before `cutoff` (from `after` on, in time order), none that a freeze
+    /// in force covers, and when positions are done, last locations reported
+    /// before the cutoff. Short transactions, so that ingest goes on.
+    async fn purge_locations(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<PurgeChunk>;
+    /// What is held about the person's whereabouts (their own request).
+    async fn held_location_data(&self, user: Uuid) -> Result<HeldLocationData>;
+    /// Deletes the person's location data that no freeze covers.
+    async fn delete_location_data(
+        &self,
+        user: Uuid,
+        audit: &AuditContext,
+    ) -> Result<DeletionOutcome>;
+    async fn accept_undertaking(
+        &self,
+        user: Uuid,
+        version: &str,
+        audit: &AuditContext,
+    ) -> Result<Undertaking>;
+    async fn undertaking(&self, user: Uuid) -> Result<Option<Undertaking>>;
+
+    // ---- eTA: alerts and answers ----
+    /// Records an alert for an area and, in the same transaction, notifies
+    /// every person whose phone reported the area at or after `fresh_after`.
+    async fn issue_alert(
+        &self,
+        a: &NewGeoAlert,
+        fresh_after: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> Result<GeoAlert>;
+    async fn get_alert(&self, id: Uuid) -> Result<Option<GeoAlert>>;
+    /// Newest first.
+    async fn list_alerts(
+        &self,
+        area: Option<&AreaCode>,
+        page: &PageRequest,
+    ) -> Result<Page<GeoAlert>>;
+    /// "I am safe / I need help", with the area the phone last reported.
+    async fn record_wellbeing(
+        &self,
+        r: &NewWellbeing,
+        audit: &AuditContext,
+    ) -> Result<WellbeingReport>;
+    async fn latest_wellbeing(&self, user: Uuid) -> Result<Option<WellbeingReport>>;
 
     // ---- audit ----
     async fn append_audit(

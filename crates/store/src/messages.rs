@@ -84,3 +84,37 @@ pub fn answered(area: &AreaCode, request: uuid::Uuid, seq: i32, answer: &str) ->
         ),
     )
 }
+
+/// To a person whose phone has entered an area: where they are and its advisory.
+pub fn area_entered(area_name: &str, level: Option<i64>, advisory: &str) -> (String, String) {
+    let level = match level.and_then(|l| warden_domain::SecurityLevel::new(l).ok()) {
+        Some(l) => format!("Security level {} ({}).", l.get(), l.name()),
+        None => "No security level is set.".to_string(),
+    };
+    let advisory = advisory.trim();
+    (
+        format!("You are in {area_name}"),
+        if advisory.is_empty() {
+            format!("{level} Follow the advice of the security advisers in country.")
+        } else {
+            format!("{level} {advisory}")
+        },
+    )
+}
+
+/// To everyone in an area, when an alert is issued for it.
+pub fn geo_alert(
+    headline: &str,
+    area_name: &str,
+    severity: warden_domain::eta::AlertSeverity,
+    instruction: &str,
+) -> (String, String) {
+    (
+        headline.to_string(),
+        format!(
+            "{} alert for {area_name}. {}",
+            severity.cap(),
+            instruction.trim()
+        ),
+    )
+}

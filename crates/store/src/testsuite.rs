@@ -48,11 +48,11 @@ fn ratings(n: i64) -> BTreeMap<String, i64> {
         .collect()
 }
 
-fn sys() -> AuditContext {
+pub(crate) fn sys() -> AuditContext {
     AuditContext::system("test")
 }
 
-async fn seed_geo(s: &dyn Store) {
+pub(crate) async fn seed_geo(s: &dyn Store) {
     s.upsert_countries(&[country("AF", "Afghanistan"), country("ML", "Mali")])
         .await
         .unwrap();
@@ -70,7 +70,7 @@ async fn seed_geo(s: &dyn Store) {
     assert_eq!(n, 3);
 }
 
-async fn user(s: &dyn Store, name: &str, grants: Vec<(Role, &str)>) -> User {
+pub(crate) async fn user(s: &dyn Store, name: &str, grants: Vec<(Role, &str)>) -> User {
     s.create_user(
         &NewUser {
             username: name.into(),
@@ -119,6 +119,7 @@ where
     returned_legs_are_answered(&fresh().await).await;
     approved_airline_lists(&fresh().await).await;
     notifications_and_email_outbox(&fresh().await).await;
+    crate::testsuite_eta::run_all(&fresh).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {

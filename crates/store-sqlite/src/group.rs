@@ -1,0 +1,120 @@
+//! The group-commit writer. Travel submissions and location batches arrive
+//! from many requests at once; the writer takes every job waiting, writes
+//! each under its own savepoint (one that fails changes nothing and fails
+//! alone), commits once (one fsync for all), then answers them all. No job is
+//! answered before the commit.
+
+use crate::be;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+use warden_store::{
+    AuditContext, IngestOutcome, LocationBatch, NewTravelRequest, Result, StoreError,
+};
+
+/// Jobs committed in one transaction at most.
+const GROUP_COMMIT_MAX: usize = 256;
+
+pub(crate) enum Work {
+    Submit(NewTravelRequest, AuditContext),
+    Locations(LocationBatch),
+}
+
+pub(crate) enum Done {
+    Submitted(Uuid),
+    Ingested(IngestOutcome),
+}
+
+struct Job {
+    work: Work,
+    reply: tokio::sync::oneshot::Sender<Result<Done>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct GroupCommit {
+    jobs: tokio::sync::mpsc::Sender<Job>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the group-commit writer has stopped".into())
+}
+
+impl GroupCommit {
+    pub(crate) fn start(writer: SqlitePool) -> GroupCommit {
+        let (jobs, rx) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(run(writer, rx));
+        GroupCommit { jobs }
+    }
+
+    /// Hands a job to the writer and waits until it is committed (or failed).
+    pub(crate) async fn run(&self, work: Work) -> Result<Done> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Job { work, reply })
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write(tx: &mut Transaction<'_, Sqlite>, work: &Work) -> Result<Done> {
+    match work {
+        Work::Submit(request, audit) => {
+            let id = Uuid::now_v7();
+            crate::trip::insert_request_tx(tx, request, audit, id).await?;
+            Ok(Done::Submitted(id))
+        }
+        Work::Locations(batch) => crate::eta::ingest_tx(tx, batch).await.map(Done::Ingested),
+    }
+}
+
+async fn run(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = be(e);
+                for j in batch {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+                continue;
+            }
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for j in &batch {
+            let r = async {
+                sqlx::query("SAVEPOINT job")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                let r = write(&mut tx, &j.work).await;
+                if r.is_err() {
+                    sqlx::query("ROLLBACK TO job")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(be)?;
+                }
+                sqlx::query("RELEASE job")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                r
+            }
+            .await;
+            results.push(r);
+        }
+        let committed = tx.commit().await.map_err(be);
+        for (j, r) in batch.into_iter().zip(results) {
+            let _ = j.reply.send(match &committed {
+                Ok(()) => r,
+                Err(e) => Err(e.clone()),
+            });
+        }
+    }
+}
