@@ -42,6 +42,15 @@ pub struct Config {
     pub smtp_from: String,
     /// How often the outbox is checked when idle, in seconds.
     pub smtp_poll_seconds: u64,
+    /// eTA: hours location data is kept before the purge (2019 report ¶79).
+    pub location_retention_hours: i64,
+    /// eTA: how often the purge runs, in minutes (0: never; `warden purge` by hand).
+    pub purge_interval_minutes: u64,
+    /// eTA: tracking authorisations in force longer than this are flagged.
+    pub tracking_warn_days: i64,
+    /// eTA: a phone location older than this is stale (alerts skip it; the
+    /// person is flagged as whereabouts unknown).
+    pub location_fresh_hours: i64,
 }
 
 impl Default for Config {
@@ -65,6 +74,10 @@ impl Default for Config {
             smtp_port: 25,
             smtp_from: "Warden <warden@localhost>".into(),
             smtp_poll_seconds: 5,
+            location_retention_hours: warden_domain::eta::DEFAULT_RETENTION_HOURS,
+            purge_interval_minutes: 10,
+            tracking_warn_days: warden_domain::eta::DEFAULT_TRACKING_WARN_DAYS,
+            location_fresh_hours: 24,
         }
     }
 }
@@ -136,6 +149,12 @@ impl Config {
         if !self.smtp_host.is_empty() && self.smtp_from.parse::<lettre::message::Mailbox>().is_err()
         {
             anyhow::bail!("smtp_from is not an e-mail address: {:?}", self.smtp_from);
+        }
+        if self.location_retention_hours < 1 {
+            anyhow::bail!("location_retention_hours must be at least 1");
+        }
+        if self.tracking_warn_days < 1 || self.location_fresh_hours < 1 {
+            anyhow::bail!("tracking_warn_days and location_fresh_hours must be at least 1");
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             anyhow::bail!("log_format must be pretty or json");

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod erp;
 pub mod error;
+pub mod eta;
 pub mod i18n;
 pub mod mailer;
 pub mod metrics;

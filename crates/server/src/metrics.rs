@@ -34,6 +34,8 @@ pub struct Metrics {
     pub latency: Family<RouteLabels, Histogram>,
     pub logins: Family<OutcomeLabels, Counter>,
     pub level_changes: Counter,
+    pub location_reports: Counter,
+    pub alert_recipients: Counter,
 }
 
 impl Default for Metrics {
@@ -65,12 +67,26 @@ impl Metrics {
             "Approved security level changes",
             level_changes.clone(),
         );
+        let location_reports = Counter::default();
+        let alert_recipients = Counter::default();
+        registry.register(
+            "location_reports",
+            "eTA location reports accepted",
+            location_reports.clone(),
+        );
+        registry.register(
+            "alert_recipients",
+            "People notified by geo-alerts",
+            alert_recipients.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             logins,
             level_changes,
+            location_reports,
+            alert_recipients,
         }
     }
 
@@ -80,6 +96,14 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    pub fn locations(&self, n: u64) {
+        self.location_reports.inc_by(n);
+    }
+
+    pub fn alert(&self, recipients: u64) {
+        self.alert_recipients.inc_by(recipients);
     }
 
     pub fn render(&self) -> String {

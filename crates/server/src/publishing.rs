@@ -243,3 +243,58 @@ pub fn feed(state: &AppState, title: String, self_path: &str, changes: &[Advisor
             .collect(),
     }
 }
+
+/// A geo-alert as CAP 1.2: one `<info>` about its area, with the area's
+/// polygons, for partner systems (IOM's SCAAN and the like).
+pub fn geo_alert(state: &AppState, a: &warden_store::GeoAlert, area: &Area) -> Alert {
+    let (scope, restriction) = scope(state);
+    let severity = match a.severity {
+        warden_domain::eta::AlertSeverity::Extreme => Severity::Extreme,
+        warden_domain::eta::AlertSeverity::Severe => Severity::Severe,
+        warden_domain::eta::AlertSeverity::Moderate => Severity::Moderate,
+        warden_domain::eta::AlertSeverity::Minor => Severity::Minor,
+    };
+    let info = Info {
+        language: "en".into(),
+        categories: vec![Category::Security],
+        event: "Security alert".into(),
+        response_types: vec![ResponseType::Avoid],
+        urgency: Urgency::Immediate,
+        severity,
+        certainty: Certainty::Observed,
+        audience: Some("Personnel of participating agencies in the area".into()),
+        event_codes: vec![],
+        effective: Some(fixed(a.issued_at)),
+        onset: None,
+        expires: Some(fixed(a.expires_at)),
+        sender_name: Some(format!("{} (Warden eTA)", a.issued_by_name)),
+        headline: Some(a.headline.chars().take(160).collect()),
+        description: (!a.description.is_empty()).then(|| a.description.clone()),
+        instruction: Some(a.instruction.clone()),
+        web: Some(format!("{}/alerts/{}", state.config.base_url, a.id)),
+        contact: None,
+        parameters: vec![],
+        resources: vec![],
+        areas: vec![cap_area(state, area)],
+    };
+    Alert {
+        identifier: format!(
+            "{}.alert.{}",
+            state.config.cap_sender.replace('@', "."),
+            a.id
+        ),
+        sender: state.config.cap_sender.clone(),
+        sent: fixed(a.issued_at),
+        status: Status::Actual,
+        msg_type: MsgType::Alert,
+        source: None,
+        scope,
+        restriction,
+        addresses: None,
+        codes: vec![],
+        note: None,
+        references: vec![],
+        incidents: None,
+        infos: vec![info],
+    }
+}

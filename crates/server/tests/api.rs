@@ -48,6 +48,29 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/travel-requests/{id}/legs/{n}/decision"),
     ("get", "/api/v1/clearances"),
     ("get", "/api/v1/places"),
+    ("get", "/api/v1/devices"),
+    ("post", "/api/v1/devices"),
+    ("delete", "/api/v1/devices/{id}"),
+    ("post", "/api/v1/locations"),
+    ("post", "/api/v1/owntracks"),
+    ("get", "/api/v1/me/location"),
+    ("get", "/api/v1/me/location-data"),
+    ("delete", "/api/v1/me/location-data"),
+    ("get", "/api/v1/me/wellbeing"),
+    ("post", "/api/v1/me/wellbeing"),
+    ("get", "/api/v1/tracking"),
+    ("post", "/api/v1/tracking"),
+    ("post", "/api/v1/tracking/{id}/end"),
+    ("get", "/api/v1/areas/{code}/positions"),
+    ("post", "/api/v1/areas/{code}/alerts"),
+    ("get", "/api/v1/undertaking"),
+    ("post", "/api/v1/undertaking"),
+    ("get", "/api/v1/freezes"),
+    ("post", "/api/v1/freezes"),
+    ("post", "/api/v1/freezes/{id}/lift"),
+    ("get", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts/{id}"),
+    ("get", "/api/v1/alerts/{id}/cap"),
     ("post", "/api/v1/travel-requests/{id}/legs/{n}/answer"),
     ("post", "/api/v1/travel-authorisations"),
     ("get", "/api/v1/profiles/{user}"),
@@ -106,46 +129,6 @@ async fn approve_level(app: &TestApp, area: &str, level: i64) -> String {
     .ok(200);
     assert_eq!(a["status"], "approved", "{a}");
     id
-}
-
-fn xmllint() -> std::path::PathBuf {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("xmllint"))
-            .find(|f| f.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "xmllint is required to validate CAP output against the schema but was not found on PATH.\n\
-             Install it: `apt-get install libxml2-utils` (Debian/Ubuntu), `dnf install libxml2` (Fedora), \
-             `brew install libxml2` (macOS)"
-        )
-    })
-}
-
-/// Validates `xml` against the official CAP 1.2 schema with xmllint.
-fn assert_valid_cap(xml: &str, label: &str) {
-    let schema = manifest_dir().join("../publish/schema/CAP-v1.2.xsd");
-    assert!(
-        schema.is_file(),
-        "CAP schema missing at {}",
-        schema.display()
-    );
-    let file = std::env::temp_dir().join(format!("warden-it-cap-{}.xml", uuid::Uuid::new_v4()));
-    std::fs::write(&file, xml).unwrap();
-    let out = std::process::Command::new(xmllint())
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&schema)
-        .arg(&file)
-        .output()
-        .expect("run xmllint");
-    let _ = std::fs::remove_file(&file);
-    assert!(
-        out.status.success(),
-        "{label}: CAP alert does not validate against CAP-v1.2.xsd:\n{}\n---\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The text of every `<tag>…</tag>` in `xml`.
@@ -537,7 +520,7 @@ async fn workflow_submit_validate_approve_sqlite() {
 
 #[tokio::test]
 async fn cap_alerts_validate_against_the_schema() {
-    let xmllint = xmllint(); // fail first, with the install hint, if missing
+    let xmllint = common::xmllint(); // fail first, with the install hint, if missing
     assert!(xmllint.is_file());
     let app = spawn_app().await;
     approve_level(&app, "AF-KAB", 4).await;
@@ -553,7 +536,7 @@ async fn cap_alerts_validate_against_the_schema() {
             "{}",
             r.content_type()
         );
-        assert_valid_cap(&r.text, path);
+        common::assert_valid_cap(&r.text, path);
 
         let infos = elements(&r.text, "info");
         assert_eq!(infos.len(), 1, "{path}: one area has a level:\n{}", r.text);

@@ -7,6 +7,7 @@ pub mod airlines;
 pub mod areas;
 pub mod assessments;
 pub mod erp;
+pub mod eta;
 pub mod notifications;
 pub mod places;
 pub mod session;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -128,6 +129,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         trips::answer, erp::post_tas, erp::get_profile, notifications::list, notifications::mark_read,
         airlines::current, airlines::month, airlines::publish,
         places::search,
+        eta::enrol, eta::list_devices, eta::revoke_device, eta::post_locations, eta::owntracks, eta::my_location,
+        eta::authorise_tracking, eta::list_tracking, eta::end_tracking, eta::positions,
+        eta::get_undertaking, eta::accept_undertaking, eta::create_freeze, eta::lift_freeze, eta::list_freezes,
+        eta::my_data, eta::delete_my_data, eta::issue_alert, eta::list_alerts, eta::get_alert, eta::get_alert_cap,
+        eta::post_wellbeing, eta::get_wellbeing,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -139,6 +145,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "session", description = "Authentication"),
         (name = "admin", description = "Users, measures catalogue, audit log"),
         (name = "trips", description = "TRIP: processing modes, travel notifications and security clearances"),
+        (name = "eta", description = "eTA: devices, locations (area only unless tracking is authorised), tracking, freezes, geo-alerts"),
     )
 )]
 pub struct ApiDoc;
@@ -151,6 +158,11 @@ impl utoipa::Modify for SecurityAddon {
         c.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        // A device token: `Bearer <token>`, or HTTP Basic (user name, token) as OwnTracks sends it.
+        c.add_security_scheme(
+            "device",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
     }
 }
@@ -223,6 +235,38 @@ pub fn router() -> Router<AppState> {
             get(airlines::month).put(airlines::publish),
         )
         .route("/places", get(places::search))
+        .route("/devices", get(eta::list_devices).post(eta::enrol))
+        .route("/devices/{id}", delete(eta::revoke_device))
+        .route("/locations", post(eta::post_locations))
+        .route("/owntracks", post(eta::owntracks))
+        .route("/me/location", get(eta::my_location))
+        .route(
+            "/me/location-data",
+            get(eta::my_data).delete(eta::delete_my_data),
+        )
+        .route(
+            "/me/wellbeing",
+            get(eta::get_wellbeing).post(eta::post_wellbeing),
+        )
+        .route(
+            "/tracking",
+            get(eta::list_tracking).post(eta::authorise_tracking),
+        )
+        .route("/tracking/{id}/end", post(eta::end_tracking))
+        .route("/areas/{code}/positions", get(eta::positions))
+        .route("/areas/{code}/alerts", post(eta::issue_alert))
+        .route(
+            "/undertaking",
+            get(eta::get_undertaking).post(eta::accept_undertaking),
+        )
+        .route(
+            "/freezes",
+            get(eta::list_freezes).post(eta::create_freeze),
+        )
+        .route("/freezes/{id}/lift", post(eta::lift_freeze))
+        .route("/alerts", get(eta::list_alerts))
+        .route("/alerts/{id}", get(eta::get_alert))
+        .route("/alerts/{id}/cap", get(eta::get_alert_cap))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API route") })
 }
 

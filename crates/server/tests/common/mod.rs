@@ -518,3 +518,44 @@ pub fn proposal(area: &str, level: i64) -> Value {
         "mitigation_text": "Armoured vehicles; check in every two hours."
     })
 }
+
+pub fn xmllint() -> std::path::PathBuf {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("xmllint"))
+            .find(|f| f.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "xmllint is required to validate CAP output against the schema but was not found on PATH.\n\
+             Install it: `apt-get install libxml2-utils` (Debian/Ubuntu), `dnf install libxml2` (Fedora), \
+             `brew install libxml2` (macOS)"
+        )
+    })
+}
+
+/// Validates `xml` against the official CAP 1.2 schema with xmllint.
+pub fn assert_valid_cap(xml: &str, label: &str) {
+    let schema = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../publish/schema/CAP-v1.2.xsd");
+    assert!(
+        schema.is_file(),
+        "CAP schema missing at {}",
+        schema.display()
+    );
+    let file = std::env::temp_dir().join(format!("warden-it-cap-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new(xmllint())
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("run xmllint");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{label}: CAP alert does not validate against CAP-v1.2.xsd:\n{}\n---\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
