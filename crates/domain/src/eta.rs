@@ -131,7 +131,11 @@ impl TrackingRequest {
 }
 
 /// Only the Designated Official of the area authorises (or ends) tracking.
-pub fn may_authorise_tracking(grants: &[RoleGrant], area: &AreaCode, country: &CountryCode) -> bool {
+pub fn may_authorise_tracking(
+    grants: &[RoleGrant],
+    area: &AreaCode,
+    country: &CountryCode,
+) -> bool {
     has_role_for_area(grants, Role::DesignatedOfficial, area, country)
 }
 
@@ -147,11 +151,7 @@ pub fn tracking_active(
 }
 
 /// Oversight: an authorisation in force that has run longer than `warn_days`.
-pub fn tracking_overdue(
-    starts_at: DateTime<Utc>,
-    at: DateTime<Utc>,
-    warn_days: i64,
-) -> bool {
+pub fn tracking_overdue(starts_at: DateTime<Utc>, at: DateTime<Utc>, warn_days: i64) -> bool {
     at - starts_at > Duration::days(warn_days)
 }
 
@@ -245,7 +245,10 @@ impl FreezeRequest {
             ));
         }
         if self.to <= self.from {
-            return Err(DomainError::invalid("to", "the period must end after it starts"));
+            return Err(DomainError::invalid(
+                "to",
+                "the period must end after it starts",
+            ));
         }
         Ok(())
     }
@@ -345,17 +348,30 @@ mod tests {
             recorded_at: t(0),
         };
         assert!(ok.validate("r", t(0)).is_ok());
-        let e = LocationReport { lat: 91.0, ..ok }.validate("r[2]", t(0)).unwrap_err();
+        let e = LocationReport { lat: 91.0, ..ok }
+            .validate("r[2]", t(0))
+            .unwrap_err();
         assert_eq!(e.field(), "r[2].lat");
-        let e = LocationReport { lon: f64::NAN, ..ok }.validate("r", t(0)).unwrap_err();
+        let e = LocationReport {
+            lon: f64::NAN,
+            ..ok
+        }
+        .validate("r", t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "r.lon");
-        let e = LocationReport { accuracy_m: Some(-1.0), ..ok }
-            .validate("r", t(0))
-            .unwrap_err();
+        let e = LocationReport {
+            accuracy_m: Some(-1.0),
+            ..ok
+        }
+        .validate("r", t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "r.acc");
-        let e = LocationReport { recorded_at: t(1), ..ok }
-            .validate("r", t(0))
-            .unwrap_err();
+        let e = LocationReport {
+            recorded_at: t(1),
+            ..ok
+        }
+        .validate("r", t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "r.tst");
     }
 
@@ -369,13 +385,26 @@ mod tests {
             reason: "Clashes in the city centre".into(),
         };
         assert!(ok.validate(t(0)).is_ok());
-        let e = TrackingRequest { reason: "x".into(), ..ok.clone() }.validate(t(0)).unwrap_err();
+        let e = TrackingRequest {
+            reason: "x".into(),
+            ..ok.clone()
+        }
+        .validate(t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "reason");
-        let e = TrackingRequest { ends_at: t(0), ..ok.clone() }.validate(t(0)).unwrap_err();
+        let e = TrackingRequest {
+            ends_at: t(0),
+            ..ok.clone()
+        }
+        .validate(t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "ends_at");
-        let e = TrackingRequest { ends_at: t(24 * 31), ..ok.clone() }
-            .validate(t(0))
-            .unwrap_err();
+        let e = TrackingRequest {
+            ends_at: t(24 * 31),
+            ..ok.clone()
+        }
+        .validate(t(0))
+        .unwrap_err();
         assert_eq!(e.field(), "ends_at");
         assert!(tracking_active(t(0), t(48), None, t(47)));
         assert!(!tracking_active(t(0), t(48), None, t(48)));
@@ -396,17 +425,64 @@ mod tests {
             scope: Scope::parse(scope).unwrap(),
             agency,
         };
-        assert!(may_view_positions(&[g(Role::SecurityAdviser, "AF", None)], &kab, &af, Some(a1)));
-        assert!(!may_view_positions(&[g(Role::SecurityAdviser, "ML", None)], &kab, &af, Some(a1)));
-        assert!(may_view_positions(&[g(Role::AgencyFocalPoint, "AF", Some(a1))], &kab, &af, Some(a1)));
-        assert!(!may_view_positions(&[g(Role::AgencyFocalPoint, "AF", Some(a1))], &kab, &af, Some(a2)));
-        assert!(!may_view_positions(&[g(Role::AgencyFocalPoint, "AF", None)], &kab, &af, Some(a1)));
-        assert!(!may_view_positions(&[g(Role::Administrator, "global", None)], &kab, &af, Some(a1)));
-        assert!(!may_view_positions(&[g(Role::Traveller, "global", None)], &kab, &af, Some(a1)));
-        assert!(may_freeze(&[g(Role::Investigator, "global", Some(a1))], Some(a1)));
-        assert!(!may_freeze(&[g(Role::Investigator, "global", Some(a1))], Some(a2)));
-        assert!(may_see_freezes(&[g(Role::AgencyFocalPoint, "global", Some(a2))], Some(a2)));
-        assert!(!may_see_freezes(&[g(Role::SecurityAdviser, "global", None)], Some(a2)));
+        assert!(may_view_positions(
+            &[g(Role::SecurityAdviser, "AF", None)],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(!may_view_positions(
+            &[g(Role::SecurityAdviser, "ML", None)],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(may_view_positions(
+            &[g(Role::AgencyFocalPoint, "AF", Some(a1))],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(!may_view_positions(
+            &[g(Role::AgencyFocalPoint, "AF", Some(a1))],
+            &kab,
+            &af,
+            Some(a2)
+        ));
+        assert!(!may_view_positions(
+            &[g(Role::AgencyFocalPoint, "AF", None)],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(!may_view_positions(
+            &[g(Role::Administrator, "global", None)],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(!may_view_positions(
+            &[g(Role::Traveller, "global", None)],
+            &kab,
+            &af,
+            Some(a1)
+        ));
+        assert!(may_freeze(
+            &[g(Role::Investigator, "global", Some(a1))],
+            Some(a1)
+        ));
+        assert!(!may_freeze(
+            &[g(Role::Investigator, "global", Some(a1))],
+            Some(a2)
+        ));
+        assert!(may_see_freezes(
+            &[g(Role::AgencyFocalPoint, "global", Some(a2))],
+            Some(a2)
+        ));
+        assert!(!may_see_freezes(
+            &[g(Role::SecurityAdviser, "global", None)],
+            Some(a2)
+        ));
     }
 
     #[test]
@@ -420,11 +496,23 @@ mod tests {
         };
         assert!(ok.validate().is_ok());
         assert_eq!(
-            FreezeRequest { case_reference: " ".into(), ..ok.clone() }.validate().unwrap_err().field(),
+            FreezeRequest {
+                case_reference: " ".into(),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err()
+            .field(),
             "case_reference"
         );
         assert_eq!(
-            FreezeRequest { to: t(0), ..ok.clone() }.validate().unwrap_err().field(),
+            FreezeRequest {
+                to: t(0),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err()
+            .field(),
             "to"
         );
     }

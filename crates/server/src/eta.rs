@@ -6,8 +6,8 @@ use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use warden_domain::eta::{self, LocationReport};
 use warden_store::{Device, LocationBatch, ResolvedReport, Store, User};
@@ -82,7 +82,10 @@ pub fn resolve_batch(
     if reports.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             field,
-            format!("at most {MAX_BATCH} reports per request (got {})", reports.len()),
+            format!(
+                "at most {MAX_BATCH} reports per request (got {})",
+                reports.len()
+            ),
         ));
     }
     for (i, r) in reports.iter().enumerate() {
@@ -197,7 +200,11 @@ pub fn spawn_purger(state: AppState) {
             .await
             {
                 Ok(t) if t.positions + t.last_locations > 0 => {
-                    tracing::info!(positions = t.positions, last_locations = t.last_locations, "location data purged")
+                    tracing::info!(
+                        positions = t.positions,
+                        last_locations = t.last_locations,
+                        "location data purged"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "location purge failed; will retry"),

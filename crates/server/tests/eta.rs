@@ -92,7 +92,10 @@ async fn enrol(app: &TestApp, u: &TestUser) -> String {
         .await
         .ok(201);
     assert_eq!(v["owntracks"]["username"], json!(u.username));
-    assert!(v["owntracks"]["url"].as_str().unwrap().ends_with("/api/v1/owntracks"));
+    assert!(v["owntracks"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/api/v1/owntracks"));
     v["token"].as_str().unwrap().to_string()
 }
 
@@ -181,9 +184,13 @@ async fn owntracks_and_batches_resolve_to_areas_without_coordinates() {
     assert_eq!(n["items"][0]["kind"], json!("eta.area_entered"), "{n}");
 
     // Our own batch format: Herat now.
-    let v = batch(&app, &device, &[(HERAT.0, HERAT.1, 30), (HERAT.0, HERAT.1, 10)])
-        .await
-        .ok(200);
+    let v = batch(
+        &app,
+        &device,
+        &[(HERAT.0, HERAT.1, 30), (HERAT.0, HERAT.1, 10)],
+    )
+    .await
+    .ok(200);
     assert_eq!(v["accepted"], json!(2));
     assert_eq!(v["positions_kept"], json!(0));
     assert_eq!(v["entered"], json!(true));
@@ -205,7 +212,9 @@ async fn owntracks_and_batches_resolve_to_areas_without_coordinates() {
         .await
         .problem(422, Some("reports[0].tst"));
     let many: Vec<(f64, f64, i64)> = (0..1001).map(|_| (KABUL.0, KABUL.1, 1)).collect();
-    batch(&app, &device, &many).await.problem(422, Some("reports"));
+    batch(&app, &device, &many)
+        .await
+        .problem(422, Some("reports"));
     app.post_as(
         "/api/v1/locations",
         &device,
@@ -213,16 +222,29 @@ async fn owntracks_and_batches_resolve_to_areas_without_coordinates() {
     )
     .await
     .problem(422, Some("reports[0].speed"));
-    owntracks(&app, "walker", &device, &json!({"_type": "location", "lat": 34.5}))
-        .await
-        .problem(422, Some("lat"));
-    assert_eq!(app.get_as("/api/v1/me/location-data", &tok).await.ok(200), before);
+    owntracks(
+        &app,
+        "walker",
+        &device,
+        &json!({"_type": "location", "lat": 34.5}),
+    )
+    .await
+    .problem(422, Some("lat"));
+    assert_eq!(
+        app.get_as("/api/v1/me/location-data", &tok).await.ok(200),
+        before
+    );
 
     // Revoked: the token stops working at once.
     let devices = app.get_as("/api/v1/devices", &tok).await.ok(200);
     let id = devices[0]["id"].as_str().unwrap().to_string();
     let r = app
-        .call(Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&tok), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/devices/{id}"),
+            Some(&tok),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204);
     batch(&app, &device, &[(KABUL.0, KABUL.1, 1)])
@@ -235,10 +257,28 @@ async fn owntracks_and_batches_resolve_to_areas_without_coordinates() {
 /// and who may see their positions.
 async fn tracking_matrix(backend: Backend) {
     let app = spawn_app_on(backend).await;
-    let undp = app.store.get_agency_by_code("UNDP").await.unwrap().unwrap().id;
+    let undp = app
+        .store
+        .get_agency_by_code("UNDP")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let wfp = agency(&app, "WFP").await;
-    let a = person(&app, "undp-staff", Some(undp), &[(Role::Traveller, "global", None)]).await;
-    let b = person(&app, "wfp-staff", Some(wfp), &[(Role::Traveller, "global", None)]).await;
+    let a = person(
+        &app,
+        "undp-staff",
+        Some(undp),
+        &[(Role::Traveller, "global", None)],
+    )
+    .await;
+    let b = person(
+        &app,
+        "wfp-staff",
+        Some(wfp),
+        &[(Role::Traveller, "global", None)],
+    )
+    .await;
     let (da, db) = (enrol(&app, &a).await, enrol(&app, &b).await);
     let do_af = app.token(&app.users.do_af.clone()).await;
     let in_hour = (Utc::now() + Duration::hours(1)).to_rfc3339();
@@ -246,7 +286,11 @@ async fn tracking_matrix(backend: Backend) {
     // Only the DO of the area authorises; the request is checked.
     let minute_ago = (Utc::now() - Duration::minutes(1)).to_rfc3339();
     let body = json!({"area": "AF-KAB", "starts_at": minute_ago, "ends_at": in_hour, "reason": "Armed clashes around the airport road"});
-    for u in [app.users.sa_af.clone(), app.users.do_ml.clone(), app.users.admin.clone()] {
+    for u in [
+        app.users.sa_af.clone(),
+        app.users.do_ml.clone(),
+        app.users.admin.clone(),
+    ] {
         let t = app.token(&u).await;
         app.post_as("/api/v1/tracking", &t, &body)
             .await
@@ -282,7 +326,10 @@ async fn tracking_matrix(backend: Backend) {
         .await
         .ok(200);
     assert_eq!(v["positions_kept"], json!(1));
-    assert_eq!(batch(&app, &db, &[(KABUL.0, KABUL.1, 2)]).await.ok(200)["positions_kept"], json!(1));
+    assert_eq!(
+        batch(&app, &db, &[(KABUL.0, KABUL.1, 2)]).await.ok(200)["positions_kept"],
+        json!(1)
+    );
 
     // Oversight.
     let sa = app.token(&app.users.sa_af.clone()).await;
@@ -300,17 +347,47 @@ async fn tracking_matrix(backend: Backend) {
         .problem(403, None);
 
     // Who sees positions: role × agency × area, after the undertaking.
-    let fp_undp = person(&app, "fp-undp", Some(undp), &[(Role::AgencyFocalPoint, "global", Some(undp))]).await;
-    let fp_wfp = person(&app, "fp-wfp", Some(wfp), &[(Role::AgencyFocalPoint, "AF", Some(wfp))]).await;
-    let fp_ml = person(&app, "fp-ml", Some(wfp), &[(Role::AgencyFocalPoint, "ML", Some(wfp))]).await;
-    let sa_undp_only = person(&app, "sa-undp", Some(undp), &[(Role::SecurityAdviser, "AF-KAB", Some(undp))]).await;
+    let fp_undp = person(
+        &app,
+        "fp-undp",
+        Some(undp),
+        &[(Role::AgencyFocalPoint, "global", Some(undp))],
+    )
+    .await;
+    let fp_wfp = person(
+        &app,
+        "fp-wfp",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+    )
+    .await;
+    let fp_ml = person(
+        &app,
+        "fp-ml",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
+    )
+    .await;
+    let sa_undp_only = person(
+        &app,
+        "sa-undp",
+        Some(undp),
+        &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
+    )
+    .await;
     let path = "/api/v1/areas/AF-KAB/positions";
     // Before the undertaking: refused, naming what to do.
     let p = app.get_as(path, &sa).await.problem(403, None);
     assert!(p["detail"].as_str().unwrap().contains("undertaking"), "{p}");
     let cases: Vec<(TestUser, Option<Vec<&str>>)> = vec![
-        (app.users.sa_af.clone(), Some(vec!["Test undp-staff", "Test wfp-staff"])),
-        (app.users.do_af.clone(), Some(vec!["Test undp-staff", "Test wfp-staff"])),
+        (
+            app.users.sa_af.clone(),
+            Some(vec!["Test undp-staff", "Test wfp-staff"]),
+        ),
+        (
+            app.users.do_af.clone(),
+            Some(vec!["Test undp-staff", "Test wfp-staff"]),
+        ),
         (fp_undp.clone(), Some(vec!["Test undp-staff"])),
         (fp_wfp.clone(), Some(vec!["Test wfp-staff"])),
         (sa_undp_only.clone(), Some(vec!["Test undp-staff"])),
@@ -323,10 +400,7 @@ async fn tracking_matrix(backend: Backend) {
     ];
     for (u, expect) in &cases {
         let t = app.token(u).await;
-        let v = app
-            .get_as("/api/v1/undertaking", &t)
-            .await
-            .ok(200);
+        let v = app.get_as("/api/v1/undertaking", &t).await.ok(200);
         app.post_as("/api/v1/undertaking", &t, &json!({"version": v["version"]}))
             .await
             .ok(200);
@@ -386,7 +460,10 @@ async fn tracking_matrix(backend: Backend) {
     .problem(409, None);
     app.get_as(path, &sa).await.problem(409, None);
     // (recorded two seconds after the end: whole-second timestamps)
-    assert_eq!(batch(&app, &da, &[(KABUL.0, KABUL.1, -2)]).await.ok(200)["positions_kept"], json!(0));
+    assert_eq!(
+        batch(&app, &da, &[(KABUL.0, KABUL.1, -2)]).await.ok(200)["positions_kept"],
+        json!(0)
+    );
     app.finish().await;
 }
 
@@ -437,9 +514,21 @@ async fn old_positions(app: &TestApp, user: &TestUser, device_token: &str, hours
 
 async fn freezes_purge_and_deletion(backend: Backend) {
     let app = spawn_app_on(backend).await;
-    let undp = app.store.get_agency_by_code("UNDP").await.unwrap().unwrap().id;
+    let undp = app
+        .store
+        .get_agency_by_code("UNDP")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let wfp = agency(&app, "WFP").await;
-    let a = person(&app, "undp-staff", Some(undp), &[(Role::Traveller, "global", None)]).await;
+    let a = person(
+        &app,
+        "undp-staff",
+        Some(undp),
+        &[(Role::Traveller, "global", None)],
+    )
+    .await;
     let device = enrol(&app, &a).await;
     let now = warden_store::now_micros();
     app.store
@@ -459,8 +548,20 @@ async fn freezes_purge_and_deletion(backend: Backend) {
         .unwrap();
     old_positions(&app, &a, &device, &[150, 120, 100, 2]).await;
 
-    let inv_undp = person(&app, "inv-undp", Some(undp), &[(Role::Investigator, "global", Some(undp))]).await;
-    let inv_wfp = person(&app, "inv-wfp", Some(wfp), &[(Role::Investigator, "global", Some(wfp))]).await;
+    let inv_undp = person(
+        &app,
+        "inv-undp",
+        Some(undp),
+        &[(Role::Investigator, "global", Some(undp))],
+    )
+    .await;
+    let inv_wfp = person(
+        &app,
+        "inv-wfp",
+        Some(wfp),
+        &[(Role::Investigator, "global", Some(wfp))],
+    )
+    .await;
     let body = json!({"person": a.id, "from": (now - Duration::hours(130)).to_rfc3339(),
                       "to": (now - Duration::hours(110)).to_rfc3339(),
                       "case_reference": "OIOS-2026-0412", "reason": "Vehicle incident near the airport, under investigation"});
@@ -469,7 +570,9 @@ async fn freezes_purge_and_deletion(backend: Backend) {
         .await
         .problem(403, None);
     let sa = app.token(&app.users.sa_af.clone()).await;
-    app.post_as("/api/v1/freezes", &sa, &body).await.problem(403, None);
+    app.post_as("/api/v1/freezes", &sa, &body)
+        .await
+        .problem(403, None);
     let t_inv = app.token(&inv_undp).await;
     let mut no_case = body.clone();
     no_case["case_reference"] = json!(" ");
@@ -480,18 +583,42 @@ async fn freezes_purge_and_deletion(backend: Backend) {
     assert_eq!(freeze["person_name"], json!("Test undp-staff"));
 
     // The agency's focal point sees it; another agency's does not.
-    let fp_undp = person(&app, "fp-undp", Some(undp), &[(Role::AgencyFocalPoint, "global", Some(undp))]).await;
-    let fp_wfp = person(&app, "fp-wfp", Some(wfp), &[(Role::AgencyFocalPoint, "global", Some(wfp))]).await;
-    let seen = app.get_as("/api/v1/freezes", &app.token(&fp_undp).await).await.ok(200);
+    let fp_undp = person(
+        &app,
+        "fp-undp",
+        Some(undp),
+        &[(Role::AgencyFocalPoint, "global", Some(undp))],
+    )
+    .await;
+    let fp_wfp = person(
+        &app,
+        "fp-wfp",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "global", Some(wfp))],
+    )
+    .await;
+    let seen = app
+        .get_as("/api/v1/freezes", &app.token(&fp_undp).await)
+        .await
+        .ok(200);
     assert_eq!(seen.as_array().unwrap().len(), 1);
-    let seen = app.get_as("/api/v1/freezes", &app.token(&fp_wfp).await).await.ok(200);
+    let seen = app
+        .get_as("/api/v1/freezes", &app.token(&fp_wfp).await)
+        .await
+        .ok(200);
     assert_eq!(seen, json!([]));
     app.get_as("/api/v1/freezes", &sa).await.problem(403, None);
 
     // The purge: 150 h and 100 h go; the frozen 120 h and the recent 2 h stay.
-    let totals = warden_server::eta::purge(app.store.as_ref(), 96, warden_store::now_micros(), 1, |_| {})
-        .await
-        .unwrap();
+    let totals = warden_server::eta::purge(
+        app.store.as_ref(),
+        96,
+        warden_store::now_micros(),
+        1,
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(totals.positions, 2);
     let tok = app.token(&a).await;
     let held = app.get_as("/api/v1/me/location-data", &tok).await.ok(200);
@@ -506,7 +633,10 @@ async fn freezes_purge_and_deletion(backend: Backend) {
         .collect();
     ages.sort();
     assert_eq!(ages, vec![2, 120]);
-    assert_eq!(held["freezes"][0]["case_reference"], json!("OIOS-2026-0412"));
+    assert_eq!(
+        held["freezes"][0]["case_reference"],
+        json!("OIOS-2026-0412")
+    );
 
     // Deletion on request spares the frozen position only.
     let r = app
@@ -519,15 +649,29 @@ async fn freezes_purge_and_deletion(backend: Backend) {
 
     // Lifted: the 96-hour rule applies again.
     let id = freeze["id"].as_str().unwrap();
-    app.post_as(&format!("/api/v1/freezes/{id}/lift"), &t_wfp, &json!({"reason": "Closed"}))
-        .await
-        .problem(403, None);
-    app.post_as(&format!("/api/v1/freezes/{id}/lift"), &t_inv, &json!({"reason": "Case closed"}))
-        .await
-        .ok(200);
-    let totals = warden_server::eta::purge(app.store.as_ref(), 96, warden_store::now_micros(), 1000, |_| {})
-        .await
-        .unwrap();
+    app.post_as(
+        &format!("/api/v1/freezes/{id}/lift"),
+        &t_wfp,
+        &json!({"reason": "Closed"}),
+    )
+    .await
+    .problem(403, None);
+    app.post_as(
+        &format!("/api/v1/freezes/{id}/lift"),
+        &t_inv,
+        &json!({"reason": "Case closed"}),
+    )
+    .await
+    .ok(200);
+    let totals = warden_server::eta::purge(
+        app.store.as_ref(),
+        96,
+        warden_store::now_micros(),
+        1000,
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(totals.positions, 1);
     let held = app.get_as("/api/v1/me/location-data", &tok).await.ok(200);
     assert_eq!(held["positions"], json!([]));
@@ -573,15 +717,26 @@ async fn alerts_reach_phones_in_the_area_and_publish_as_cap() {
         .await
         .ok(201);
     assert_eq!(alert["recipients"], json!(1));
-    let n = app.get_as("/api/v1/notifications?unread=true", &trav).await.ok(200);
+    let n = app
+        .get_as("/api/v1/notifications?unread=true", &trav)
+        .await
+        .ok(200);
     assert!(
-        n["items"].as_array().unwrap().iter().any(|x| x["kind"] == json!("eta.alert")
-            && x["subject"] == json!("Demonstration on Darulaman Road")),
+        n["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["kind"] == json!("eta.alert")
+                && x["subject"] == json!("Demonstration on Darulaman Road")),
         "{n}"
     );
     let other = app.token(&b).await;
     let n = app.get_as("/api/v1/notifications", &other).await.ok(200);
-    assert!(!n["items"].as_array().unwrap().iter().any(|x| x["kind"] == json!("eta.alert")));
+    assert!(!n["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["kind"] == json!("eta.alert")));
 
     // CAP 1.2 for partner systems, valid against the official schema.
     let r = app.get(alert["cap_url"].as_str().unwrap()).await;
@@ -613,6 +768,9 @@ async fn alerts_reach_phones_in_the_area_and_publish_as_cap() {
         .await
         .ok(201);
     assert_eq!(w["area"], json!("AF-KAB"));
-    assert_eq!(app.get_as("/api/v1/me/wellbeing", &trav).await.ok(200)["status"], json!("need_help"));
+    assert_eq!(
+        app.get_as("/api/v1/me/wellbeing", &trav).await.ok(200)["status"],
+        json!("need_help")
+    );
     app.finish().await;
 }

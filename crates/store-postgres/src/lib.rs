@@ -16,6 +16,7 @@
 //!   whatever the database's default collation.
 
 mod erp;
+mod eta;
 mod notify;
 mod rows;
 mod trip;
@@ -1052,6 +1053,11 @@ impl Store for PgStore {
                 )
                 .await?;
                 detail["travellers_notified"] = json!(told);
+                let phones = notify::level_changed_devices_tx(
+                    &mut tx, &area_code, &area_name, old_level, new_level, &now,
+                )
+                .await?;
+                detail["phones_notified"] = json!(phones);
             }
             detail["old_level"] = json!(old_level.map(i64::from));
             detail["new_level"] = json!(i64::from(new_level));
@@ -1362,6 +1368,161 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.email_finish(id, outcome, now).await
+    }
+
+    async fn create_device(&self, d: &NewDevice, audit: &AuditContext) -> Result<Device> {
+        self.eta_create_device(d, audit).await
+    }
+
+    async fn list_devices(&self, user: Uuid) -> Result<Vec<Device>> {
+        self.eta_list_devices(user).await
+    }
+
+    async fn revoke_device(&self, user: Uuid, device: Uuid, audit: &AuditContext) -> Result<()> {
+        self.eta_revoke_device(user, device, audit).await
+    }
+
+    async fn device_by_token(&self, digest: &str) -> Result<Option<(Device, User)>> {
+        self.eta_device_by_token(digest).await
+    }
+
+    async fn ingest_locations(&self, b: &LocationBatch) -> Result<IngestOutcome> {
+        self.eta_ingest(b).await
+    }
+
+    async fn last_location(&self, user: Uuid) -> Result<Option<LastLocation>> {
+        self.eta_last_location(user).await
+    }
+
+    async fn authorise_tracking(
+        &self,
+        t: &NewTracking,
+        audit: &AuditContext,
+    ) -> Result<TrackingAuthorisation> {
+        self.eta_authorise_tracking(t, audit).await
+    }
+
+    async fn end_tracking(
+        &self,
+        id: Uuid,
+        by: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<TrackingAuthorisation> {
+        self.eta_end_tracking(id, by, reason, audit).await
+    }
+
+    async fn get_tracking(&self, id: Uuid) -> Result<Option<TrackingAuthorisation>> {
+        self.eta_get_tracking(id).await
+    }
+
+    async fn list_tracking(
+        &self,
+        q: &TrackingQuery,
+        page: &PageRequest,
+    ) -> Result<Page<TrackingAuthorisation>> {
+        self.eta_list_tracking(q, page).await
+    }
+
+    async fn positions_in_area(
+        &self,
+        area: &AreaCode,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        visible: &(dyn Fn(Option<Uuid>) -> bool + Send + Sync),
+        audit: &AuditContext,
+    ) -> Result<Vec<Position>> {
+        self.eta_positions_in_area(area, from, to, visible, audit)
+            .await
+    }
+
+    async fn create_freeze(&self, f: &NewFreeze, audit: &AuditContext) -> Result<Freeze> {
+        self.eta_create_freeze(f, audit).await
+    }
+
+    async fn lift_freeze(
+        &self,
+        id: Uuid,
+        by: Uuid,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<Freeze> {
+        self.eta_lift_freeze(id, by, reason, audit).await
+    }
+
+    async fn get_freeze(&self, id: Uuid) -> Result<Option<Freeze>> {
+        self.eta_get_freeze(id).await
+    }
+
+    async fn list_freezes(&self, q: &FreezeQuery) -> Result<Vec<Freeze>> {
+        self.eta_list_freezes(q).await
+    }
+
+    async fn purge_locations(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<PurgeChunk> {
+        self.eta_purge(cutoff, after, limit).await
+    }
+
+    async fn held_location_data(&self, user: Uuid) -> Result<HeldLocationData> {
+        self.eta_held(user).await
+    }
+
+    async fn delete_location_data(
+        &self,
+        user: Uuid,
+        audit: &AuditContext,
+    ) -> Result<DeletionOutcome> {
+        self.eta_delete(user, audit).await
+    }
+
+    async fn accept_undertaking(
+        &self,
+        user: Uuid,
+        version: &str,
+        audit: &AuditContext,
+    ) -> Result<Undertaking> {
+        self.eta_accept_undertaking(user, version, audit).await
+    }
+
+    async fn undertaking(&self, user: Uuid) -> Result<Option<Undertaking>> {
+        self.eta_undertaking(user).await
+    }
+
+    async fn issue_alert(
+        &self,
+        a: &NewGeoAlert,
+        fresh_after: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> Result<GeoAlert> {
+        self.eta_issue_alert(a, fresh_after, audit).await
+    }
+
+    async fn get_alert(&self, id: Uuid) -> Result<Option<GeoAlert>> {
+        self.eta_get_alert(id).await
+    }
+
+    async fn list_alerts(
+        &self,
+        area: Option<&AreaCode>,
+        page: &PageRequest,
+    ) -> Result<Page<GeoAlert>> {
+        self.eta_list_alerts(area, page).await
+    }
+
+    async fn record_wellbeing(
+        &self,
+        r: &NewWellbeing,
+        audit: &AuditContext,
+    ) -> Result<WellbeingReport> {
+        self.eta_record_wellbeing(r, audit).await
+    }
+
+    async fn latest_wellbeing(&self, user: Uuid) -> Result<Option<WellbeingReport>> {
+        self.eta_latest_wellbeing(user).await
     }
 
     async fn append_audit(

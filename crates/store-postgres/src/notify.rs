@@ -119,6 +119,33 @@ pub(crate) async fn level_changed_tx(
     .rows_affected())
 }
 
+/// Tells every person whose phone last reported `area` (eTA) that its
+/// security level changed; device alerts, not e-mailed. Returns how many.
+pub(crate) async fn level_changed_devices_tx(
+    tx: &mut Tx<'_>,
+    area: &str,
+    area_name: &str,
+    old: Option<i16>,
+    new: i16,
+    at: &DateTime<Utc>,
+) -> Result<u64> {
+    let (subject, body) =
+        messages::level_changed(area, area_name, old.map(i64::from), i64::from(new));
+    Ok(sqlx::query(&format!(
+        "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
+         SELECT {SQL_UUID_V7}, l.user_id, 'eta.level_changed', $1, $2, '/eta', $3, 'none' \
+         FROM last_locations l JOIN users u ON u.id = l.user_id WHERE l.area_code = $4 AND NOT u.disabled"
+    ))
+    .bind(&subject)
+    .bind(&body)
+    .bind(at)
+    .bind(area)
+    .execute(&mut **tx)
+    .await
+    .map_err(be)?
+    .rows_affected())
+}
+
 /// One notification to one user.
 pub(crate) async fn notify_tx(
     tx: &mut Tx<'_>,

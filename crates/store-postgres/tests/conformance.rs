@@ -860,3 +860,325 @@ async fn concurrent_imports_of_the_same_people_create_them_once() {
     s.pool().close().await;
     schemas.drop_all().await;
 }
+
+// ---- eTA ----
+
+/// A device for `user`, with the token digest `digest-{token}`.
+async fn eta_device(s: &PgStore, user: uuid::Uuid, token: &str) -> warden_store::Device {
+    s.create_device(
+        &warden_store::NewDevice {
+            user,
+            name: format!("phone {token}"),
+            platform: "owntracks".into(),
+            token_digest: format!("digest-{token}"),
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Reports in `area` recorded at the given times, all at one spot.
+fn eta_batch(
+    d: &warden_store::Device,
+    area: &warden_domain::AreaCode,
+    at: &[chrono::DateTime<chrono::Utc>],
+) -> warden_store::LocationBatch {
+    warden_store::LocationBatch {
+        device: d.id,
+        user: d.user,
+        reports: at
+            .iter()
+            .map(|t| warden_store::ResolvedReport {
+                report: warden_domain::eta::LocationReport {
+                    lat: 34.53,
+                    lon: 69.17,
+                    accuracy_m: Some(10.0),
+                    recorded_at: *t,
+                },
+                area: Some(area.clone()),
+            })
+            .collect(),
+        received_at: warden_store::now_micros(),
+    }
+}
+
+async fn eta_track(
+    s: &PgStore,
+    area: &warden_domain::AreaCode,
+    dof: uuid::Uuid,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> warden_store::TrackingAuthorisation {
+    s.authorise_tracking(
+        &warden_store::NewTracking {
+            request: warden_domain::eta::TrackingRequest {
+                area: area.clone(),
+                starts_at: from,
+                ends_at: to,
+                reason: "Armed clashes near the compound".into(),
+            },
+            authorised_by: dof,
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Batches of one person from four phones at once, in any order: the last
+/// location ends at the newest report, and the person is told once that
+/// they entered the area (the first batches race to insert the row).
+#[tokio::test]
+async fn batches_of_one_person_from_several_phones_settle_on_the_newest() {
+    use chrono::Duration;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, _dof, t) = trip_fixture(&s).await;
+    let mut devices = Vec::new();
+    for i in 0..4 {
+        devices.push(eta_device(&s, t.id, &format!("p{i}")).await);
+    }
+    let base = now_micros() - Duration::hours(1);
+    let mut tasks = Vec::new();
+    let mut newest = base;
+    for i in 0..40i64 {
+        let d = devices[(i % 4) as usize].clone();
+        // Times shuffled across batches: later tasks are not newer.
+        let k = (i * 17) % 40;
+        let at: Vec<_> = (0..3)
+            .map(|j| base + Duration::seconds(k * 10 + j))
+            .collect();
+        newest = newest.max(at[2]);
+        let b = eta_batch(&d, &kab, &at);
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.ingest_locations(&b).await }));
+    }
+    let mut entered = 0;
+    for t in tasks {
+        let out = t.await.unwrap().unwrap();
+        assert_eq!(out.area, Some(kab.clone()));
+        entered += usize::from(out.entered.is_some());
+    }
+    assert_eq!(entered, 1);
+    let last = s.last_location(t.id).await.unwrap().unwrap();
+    assert_eq!(last.reported_at, newest);
+    let notes = s
+        .list_notifications(t.id, false, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(notes.total, 1);
+    assert_eq!(notes.items[0].email_state, "none");
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// Several ends of one authorisation at once: one wins, the others meet a
+/// conflict, and one end is audited.
+#[tokio::test]
+async fn racing_ends_of_tracking_one_wins() {
+    use chrono::Duration;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, dof, _t) = trip_fixture(&s).await;
+    let now = now_micros();
+    let auth = eta_track(
+        &s,
+        &kab,
+        dof.id,
+        now - Duration::hours(1),
+        now + Duration::hours(5),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        let by = dof.id;
+        tasks.push(tokio::spawn(async move {
+            s.end_tracking(auth.id, by, &format!("calm {i}"), &ctx())
+                .await
+        }));
+    }
+    let (mut won, mut lost) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(a) => {
+                assert!(a.ended_at.is_some());
+                won += 1
+            }
+            Err(StoreError::Conflict(_)) => lost += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((won, lost), (1, 7));
+    let audit = s
+        .list_audit(&AuditQuery {
+            action_prefix: Some("tracking.end".into()),
+            target: None,
+            actor: None,
+            page: PageRequest::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.total, 1);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// A freeze being created (its transaction holds the person's row) when a
+/// purge step comes for the person's data: the step waits, then sees the
+/// freeze and keeps what it covers.
+#[tokio::test]
+async fn a_purge_step_waits_for_a_freeze_of_the_person_and_honours_it() {
+    use chrono::Duration;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let now = now_micros();
+    eta_track(
+        &s,
+        &kab,
+        dof.id,
+        now - Duration::hours(200),
+        now + Duration::hours(1),
+    )
+    .await;
+    let d = eta_device(&s, t.id, "t").await;
+    let out = s
+        .ingest_locations(&eta_batch(
+            &d,
+            &kab,
+            &[now - Duration::hours(120), now - Duration::hours(110)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.positions_kept, 2);
+    // What create_freeze does, held open.
+    let mut tx = s.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(t.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO location_freezes (id, user_id, from_at, to_at, case_reference, reason, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, 'INV-1', 'Road incident under investigation', $5, $6)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(t.id)
+    .bind(now - Duration::hours(125))
+    .bind(now - Duration::hours(105))
+    .bind(dof.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let cutoff = now - Duration::hours(96);
+    let purge = {
+        let s = s.clone();
+        tokio::spawn(async move { s.purge_locations(cutoff, None, 1000).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !purge.is_finished(),
+        "the purge step must wait for the person's row"
+    );
+    tx.commit().await.unwrap();
+    let chunk = purge.await.unwrap().unwrap();
+    assert_eq!(chunk.positions, 0);
+    assert_eq!(s.held_location_data(t.id).await.unwrap().positions.len(), 2);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// Throughput of location batches: `cargo test -p warden-store-postgres
+/// --release -- --ignored --nocapture ingest_throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "heavy: ingests 200,000 reports"]
+async fn ingest_throughput() {
+    use chrono::Duration;
+    use std::time::Instant;
+    use warden_domain::{Role, RoleGrant, Scope};
+    use warden_store::*;
+    const PEOPLE: usize = 400;
+    const BATCHES: usize = 5;
+    const REPORTS: usize = 50;
+    let schemas = Schemas::default();
+    let s = Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, dof, _t) = trip_fixture(&s).await;
+    let mut devices = Vec::new();
+    for i in 0..PEOPLE {
+        let u = s
+            .create_user(
+                &NewUser {
+                    username: format!("p{i}"),
+                    display_name: format!("p{i}"),
+                    email: String::new(),
+                    agency: None,
+                    password_hash: "h".into(),
+                    grants: vec![RoleGrant {
+                        role: Role::Traveller,
+                        scope: Scope::parse("global").unwrap(),
+                        agency: None,
+                    }],
+                    locale: "en".into(),
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        devices.push(eta_device(&s, u.id, &format!("p{i}")).await);
+    }
+    let now = now_micros();
+    for tracked in [false, true] {
+        if tracked {
+            eta_track(
+                &s,
+                &kab,
+                dof.id,
+                now - Duration::hours(10),
+                now + Duration::hours(1),
+            )
+            .await;
+        }
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for d in &devices {
+            let (s, d, kab) = (s.clone(), d.clone(), kab.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut kept = 0;
+                for b in 0..BATCHES {
+                    let at: Vec<_> = (0..REPORTS)
+                        .map(|r| {
+                            now - Duration::hours(if tracked { 5 } else { 9 })
+                                + Duration::seconds((b * REPORTS + r) as i64)
+                        })
+                        .collect();
+                    kept += s
+                        .ingest_locations(&eta_batch(&d, &kab, &at))
+                        .await
+                        .unwrap()
+                        .positions_kept;
+                }
+                kept
+            }));
+        }
+        let mut kept = 0;
+        for t in tasks {
+            kept += t.await.unwrap();
+        }
+        let took = started.elapsed();
+        let n = PEOPLE * BATCHES * REPORTS;
+        println!(
+            "tracked={tracked}: {n} reports in {} batches in {took:?}: {:.0} reports/s, {kept} positions kept",
+            PEOPLE * BATCHES,
+            n as f64 / took.as_secs_f64()
+        );
+        assert_eq!(kept as usize, if tracked { n } else { 0 });
+    }
+    s.pool().close().await;
+    schemas.drop_all().await;
+}

@@ -272,13 +272,14 @@ pub(crate) async fn ingest_tx(
         .last()
         .map(|r| r.report.recorded_at)
         .unwrap_or(latest.report.recorded_at);
-    let whole_batch = order.first().map(|r| r.area == now_area).unwrap_or(true);
+    let whole_batch = order.iter().all(|r| r.area == now_area);
     let latest_at = ts(&latest.report.recorded_at);
-    let prev = sqlx::query("SELECT area_code, since, reported_at FROM last_locations WHERE user_id = ?")
-        .bind(b.user.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(be)?;
+    let prev =
+        sqlx::query("SELECT area_code, since, reported_at FROM last_locations WHERE user_id = ?")
+            .bind(b.user.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(be)?;
     let area_str = now_area.as_ref().map(|a| a.as_str().to_string());
     match prev {
         Some(p) if p.get::<String, _>("reported_at") > latest_at => {
@@ -331,11 +332,8 @@ pub(crate) async fn ingest_tx(
                 .await
                 .map_err(be)?
                 .ok_or_else(|| StoreError::NotFound(format!("area {code}")))?;
-                let (subject, body) = messages::area_entered(
-                    a.get("name"),
-                    a.get("level"),
-                    a.get("advisory"),
-                );
+                let (subject, body) =
+                    messages::area_entered(a.get("name"), a.get("level"), a.get("advisory"));
                 sqlx::query(
                     "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
                      VALUES (?, ?, 'eta.area_entered', ?, ?, '/eta', ?, 'none')",
@@ -460,7 +458,11 @@ impl SqliteStore {
     }
 
     pub(crate) async fn eta_ingest(&self, b: &LocationBatch) -> Result<IngestOutcome> {
-        match self.group.run(crate::group::Work::Locations(b.clone())).await? {
+        match self
+            .group
+            .run(crate::group::Work::Locations(b.clone()))
+            .await?
+        {
             crate::group::Done::Ingested(o) => Ok(o),
             _ => Err(bad("unexpected answer from the group-commit writer")),
         }
@@ -524,14 +526,18 @@ impl SqliteStore {
         audit: &AuditContext,
     ) -> Result<TrackingAuthorisation> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT area_code, ended_at, ends_at FROM tracking_authorisations WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(be)?
-            .ok_or_else(|| StoreError::NotFound(format!("tracking authorisation {id}")))?;
+        let row = sqlx::query(
+            "SELECT area_code, ended_at, ends_at FROM tracking_authorisations WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(be)?
+        .ok_or_else(|| StoreError::NotFound(format!("tracking authorisation {id}")))?;
         let at = ts(&audit.at);
-        if row.get::<Option<String>, _>("ended_at").is_some() || row.get::<String, _>("ends_at") <= at {
+        if row.get::<Option<String>, _>("ended_at").is_some()
+            || row.get::<String, _>("ends_at") <= at
+        {
             return Err(StoreError::Conflict(
                 "this tracking authorisation has already ended".into(),
             ));
@@ -734,7 +740,9 @@ impl SqliteStore {
         .map_err(be)?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("this freeze was already lifted".into()));
+            return Err(StoreError::Conflict(
+                "this freeze was already lifted".into(),
+            ));
         }
         audit_tx(
             &mut tx,
@@ -956,11 +964,12 @@ impl SqliteStore {
     }
 
     pub(crate) async fn eta_undertaking(&self, user: Uuid) -> Result<Option<Undertaking>> {
-        let Some(r) = sqlx::query("SELECT version, accepted_at FROM location_undertakings WHERE user_id = ?")
-            .bind(user.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(be)?
+        let Some(r) =
+            sqlx::query("SELECT version, accepted_at FROM location_undertakings WHERE user_id = ?")
+                .bind(user.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(be)?
         else {
             return Ok(None);
         };
@@ -1052,13 +1061,14 @@ impl SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<GeoAlert>> {
         let code = code.map(|c| c.as_str().to_string());
-        let total: i64 = sqlx::query("SELECT COUNT(*) FROM geo_alerts WHERE ? IS NULL OR area_code = ?")
-            .bind(&code)
-            .bind(&code)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(be)?
-            .get(0);
+        let total: i64 =
+            sqlx::query("SELECT COUNT(*) FROM geo_alerts WHERE ? IS NULL OR area_code = ?")
+                .bind(&code)
+                .bind(&code)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(be)?
+                .get(0);
         let items = sqlx::query(&format!(
             "{ALERT_SELECT} WHERE ? IS NULL OR g.area_code = ? ORDER BY g.issued_at DESC, g.id DESC LIMIT ? OFFSET ?"
         ))
@@ -1086,12 +1096,13 @@ impl SqliteStore {
         audit: &AuditContext,
     ) -> Result<WellbeingReport> {
         let mut tx = self.begin().await?;
-        let area: Option<String> = sqlx::query("SELECT area_code FROM last_locations WHERE user_id = ?")
-            .bind(r.user.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(be)?
-            .and_then(|row| row.get(0));
+        let area: Option<String> =
+            sqlx::query("SELECT area_code FROM last_locations WHERE user_id = ?")
+                .bind(r.user.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(be)?
+                .and_then(|row| row.get(0));
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO wellbeing_reports (id, user_id, status, dependants, note, channel, area_code, at) \

@@ -1297,6 +1297,16 @@ impl Store for SqliteStore {
                 )
                 .await?;
                 detail["travellers_notified"] = json!(told);
+                let phones = notify::level_changed_devices_tx(
+                    &mut tx,
+                    &area_code,
+                    &area_name,
+                    old_level,
+                    new_level,
+                    &ts(&now),
+                )
+                .await?;
+                detail["phones_notified"] = json!(phones);
             }
             detail["old_level"] = json!(old_level);
             detail["new_level"] = json!(new_level);
@@ -1686,7 +1696,8 @@ impl Store for SqliteStore {
         visible: &(dyn Fn(Option<Uuid>) -> bool + Send + Sync),
         audit: &AuditContext,
     ) -> Result<Vec<Position>> {
-        self.eta_positions_in_area(area, from, to, visible, audit).await
+        self.eta_positions_in_area(area, from, to, visible, audit)
+            .await
     }
     async fn create_freeze(&self, f: &NewFreeze, audit: &AuditContext) -> Result<Freeze> {
         self.eta_create_freeze(f, audit).await

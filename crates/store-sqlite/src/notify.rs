@@ -124,6 +124,32 @@ pub(crate) async fn level_changed_tx(
     .rows_affected())
 }
 
+/// Tells every person whose phone last reported `area` (eTA) that its
+/// security level changed; device alerts, not e-mailed. Returns how many.
+pub(crate) async fn level_changed_devices_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    area: &str,
+    area_name: &str,
+    old: Option<i64>,
+    new: i64,
+    at: &str,
+) -> Result<u64> {
+    let (subject, body) = messages::level_changed(area, area_name, old, new);
+    Ok(sqlx::query(&format!(
+        "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
+         SELECT {SQL_UUID}, l.user_id, 'eta.level_changed', ?, ?, '/eta', ?, 'none' \
+         FROM last_locations l JOIN users u ON u.id = l.user_id WHERE l.area_code = ? AND u.disabled = 0"
+    ))
+    .bind(&subject)
+    .bind(&body)
+    .bind(at)
+    .bind(area)
+    .execute(&mut **tx)
+    .await
+    .map_err(be)?
+    .rows_affected())
+}
+
 /// One notification to one user.
 pub(crate) async fn notify_tx(
     tx: &mut Transaction<'_, Sqlite>,

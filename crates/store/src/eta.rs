@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use warden_domain::eta::{AlertSeverity, FreezeRequest, LocationReport, TrackingRequest, Wellbeing};
+use warden_domain::eta::{
+    AlertSeverity, FreezeRequest, LocationReport, TrackingRequest, Wellbeing,
+};
 use warden_domain::{AreaCode, CountryCode};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

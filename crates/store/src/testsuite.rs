@@ -373,7 +373,7 @@ pub async fn sessions(s: &dyn Store) {
     assert!(s.get_session("d1", now).await.unwrap().is_none());
 }
 
-async fn submit(s: &dyn Store, author: &User, code: &str, level: i64) -> Assessment {
+pub(crate) async fn submit(s: &dyn Store, author: &User, code: &str, level: i64) -> Assessment {
     let m = s
         .create_measure(
             &NewMeasure {
@@ -404,7 +404,7 @@ async fn submit(s: &dyn Store, author: &User, code: &str, level: i64) -> Assessm
     .unwrap()
 }
 
-fn step(
+pub(crate) fn step(
     id: Uuid,
     action: AssessmentAction,
     to: AssessmentStatus,

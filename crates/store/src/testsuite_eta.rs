@@ -2,13 +2,13 @@
 //! coordinates, positions only under tracking, the 96-hour purge and
 //! freezes, deletion on request, audited access, alerts.
 
-use crate::testsuite::{seed_geo, sys, user};
+use crate::testsuite::{seed_geo, step, submit, sys, user};
 use crate::*;
 use chrono::Duration;
 use warden_domain::eta::{
     AlertSeverity, FreezeRequest, LocationReport, TrackingRequest, Wellbeing,
 };
-use warden_domain::Role;
+use warden_domain::{AssessmentAction, AssessmentStatus, Role};
 
 pub async fn run_all<S: Store, F, Fut>(fresh: &F)
 where
@@ -22,6 +22,7 @@ where
     deletion_on_request_spares_frozen_data(&fresh().await).await;
     access_to_positions_is_audited(&fresh().await).await;
     alerts_reach_everyone_in_the_area(&fresh().await).await;
+    level_changes_reach_phones_in_the_area(&fresh().await).await;
     undertakings_and_wellbeing(&fresh().await).await;
 }
 
@@ -112,14 +113,21 @@ pub async fn devices_and_tokens(s: &dyn Store) {
     assert!(s.device_by_token("digest-zzz").await.unwrap().is_none());
     // The most recently used device is listed first: the active one.
     let now = now_micros();
-    send(s, &d2, vec![report(now, Some(kab()))], now).await.unwrap();
+    send(s, &d2, vec![report(now, Some(kab()))], now)
+        .await
+        .unwrap();
     let list = s.list_devices(t.id).await.unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].id, d2.id);
     assert!(list[0].last_seen_at.is_some());
-    send(s, &d1, vec![report(now + Duration::seconds(1), Some(kab()))], now + Duration::seconds(1))
-        .await
-        .unwrap();
+    send(
+        s,
+        &d1,
+        vec![report(now + Duration::seconds(1), Some(kab()))],
+        now + Duration::seconds(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.list_devices(t.id).await.unwrap()[0].id, d1.id);
     // Someone else cannot revoke it; the owner can, and the token dies.
     assert!(matches!(
@@ -131,7 +139,13 @@ pub async fn devices_and_tokens(s: &dyn Store) {
     assert!(s.list_devices(t.id).await.unwrap()[1].revoked_at.is_some());
     // A revoked device's reports are refused and change nothing.
     let before = s.last_location(t.id).await.unwrap();
-    let r = send(s, &d1, vec![report(now + Duration::seconds(5), Some(her()))], now).await;
+    let r = send(
+        s,
+        &d1,
+        vec![report(now + Duration::seconds(5), Some(her()))],
+        now,
+    )
+    .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     assert_eq!(s.last_location(t.id).await.unwrap(), before);
 }
@@ -144,7 +158,10 @@ pub async fn areas_are_kept_without_coordinates(s: &dyn Store) {
     let out = send(
         s,
         &d,
-        vec![report(t0, Some(kab())), report(t0 + Duration::minutes(1), Some(kab()))],
+        vec![
+            report(t0, Some(kab())),
+            report(t0 + Duration::minutes(1), Some(kab())),
+        ],
         t0 + Duration::minutes(2),
     )
     .await
@@ -166,26 +183,51 @@ pub async fn areas_are_kept_without_coordinates(s: &dyn Store) {
         .unwrap();
     assert_eq!(notes.total, 1);
     assert_eq!(notes.items[0].kind, "eta.area_entered");
-    assert!(notes.items[0].subject.contains("Kabul"), "{}", notes.items[0].subject);
-    let out = send(s, &d, vec![report(t0 + Duration::minutes(5), Some(kab()))], t0)
-        .await
-        .unwrap();
+    assert!(
+        notes.items[0].subject.contains("Kabul"),
+        "{}",
+        notes.items[0].subject
+    );
+    let out = send(
+        s,
+        &d,
+        vec![report(t0 + Duration::minutes(5), Some(kab()))],
+        t0,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.entered, None);
     assert_eq!(s.last_location(t.id).await.unwrap().unwrap().since, t0);
     // A late batch recorded before the latest one does not move the person back.
-    let out = send(s, &d, vec![report(t0 - Duration::minutes(5), Some(her()))], t0)
-        .await
-        .unwrap();
+    let out = send(
+        s,
+        &d,
+        vec![report(t0 - Duration::minutes(5), Some(her()))],
+        t0,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.entered, None);
     assert_eq!(out.area, Some(kab()));
-    assert_eq!(s.last_location(t.id).await.unwrap().unwrap().area, Some(kab()));
+    assert_eq!(
+        s.last_location(t.id).await.unwrap().unwrap().area,
+        Some(kab())
+    );
     // Moving on: a new area, a new advisory.
-    let out = send(s, &d, vec![report(t0 + Duration::minutes(9), Some(her()))], t0)
-        .await
-        .unwrap();
+    let out = send(
+        s,
+        &d,
+        vec![report(t0 + Duration::minutes(9), Some(her()))],
+        t0,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.entered, Some(her()));
     let last = s.last_location(t.id).await.unwrap().unwrap();
-    assert_eq!((last.area, last.since), (Some(her()), t0 + Duration::minutes(9)));
+    assert_eq!(
+        (last.area, last.since),
+        (Some(her()), t0 + Duration::minutes(9))
+    );
     // Outside every area (at sea): known to be nowhere we cover.
     let out = send(s, &d, vec![report(t0 + Duration::minutes(20), None)], t0)
         .await
@@ -207,7 +249,14 @@ pub async fn positions_only_under_tracking(s: &dyn Store) {
     let t = user(s, "t", vec![(Role::Traveller, "global")]).await;
     let d = device(s, &t, "a").await;
     let now = now_micros();
-    let auth = track(s, &dof, kab(), now - Duration::hours(1), now + Duration::hours(1)).await;
+    let auth = track(
+        s,
+        &dof,
+        kab(),
+        now - Duration::hours(1),
+        now + Duration::hours(1),
+    )
+    .await;
     assert_eq!(auth.area_name, "Kabul");
     assert_eq!(auth.authorised_by_name, "do Display");
     assert!(auth.active_at(now));
@@ -229,7 +278,10 @@ pub async fn positions_only_under_tracking(s: &dyn Store) {
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].area, kab());
     assert_eq!(p[0].recorded_at, now - Duration::minutes(5));
-    assert_eq!((p[0].lat, p[0].lon, p[0].accuracy_m), (34.53, 69.17, Some(10.0)));
+    assert_eq!(
+        (p[0].lat, p[0].lon, p[0].accuracy_m),
+        (34.53, 69.17, Some(10.0))
+    );
     assert_eq!(p[0].tracking, auth.id);
     // Oversight lists what is in force.
     let active = s
@@ -244,7 +296,10 @@ pub async fn positions_only_under_tracking(s: &dyn Store) {
         .unwrap();
     assert_eq!(active.total, 1);
     // Ended early: later reports are not kept; ending twice is a conflict.
-    let ended = s.end_tracking(auth.id, dof.id, "Situation calm", &sys()).await.unwrap();
+    let ended = s
+        .end_tracking(auth.id, dof.id, "Situation calm", &sys())
+        .await
+        .unwrap();
     assert!(ended.ended_at.is_some());
     assert_eq!(ended.end_reason.as_deref(), Some("Situation calm"));
     assert!(matches!(
@@ -252,7 +307,9 @@ pub async fn positions_only_under_tracking(s: &dyn Store) {
         Err(StoreError::Conflict(_))
     ));
     let later = now_micros() + Duration::seconds(1);
-    let out = send(s, &d, vec![report(later, Some(kab()))], later).await.unwrap();
+    let out = send(s, &d, vec![report(later, Some(kab()))], later)
+        .await
+        .unwrap();
     assert_eq!(out.positions_kept, 0);
     assert_eq!(positions_of(s, &t).await.len(), 1);
     let active = s
@@ -271,7 +328,10 @@ pub async fn positions_only_under_tracking(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(all.total, 1);
-    assert_eq!(s.get_tracking(auth.id).await.unwrap().unwrap().ended_by, Some(dof.id));
+    assert_eq!(
+        s.get_tracking(auth.id).await.unwrap().unwrap().ended_by,
+        Some(dof.id)
+    );
 }
 
 /// Positions recorded `hours_ago`, under a tracking window covering them.
@@ -307,7 +367,14 @@ pub async fn purge_keeps_frozen_data_only(s: &dyn Store) {
     let b = user(s, "b", vec![(Role::Traveller, "global")]).await;
     let (da, db) = (device(s, &a, "a").await, device(s, &b, "b").await);
     let now = now_micros();
-    track(s, &dof, kab(), now - Duration::hours(200), now + Duration::hours(1)).await;
+    track(
+        s,
+        &dof,
+        kab(),
+        now - Duration::hours(200),
+        now + Duration::hours(1),
+    )
+    .await;
     // 120 h, 110 h, 100 h old (due), and 10 h, 1 h (kept).
     old_positions(s, &da, now, &[120, 110, 100, 10, 1]).await;
     old_positions(s, &db, now, &[120, 110, 100, 10, 1]).await;
@@ -366,9 +433,14 @@ pub async fn purge_keeps_frozen_data_only(s: &dyn Store) {
     // Last locations older than the cutoff go too (here: none yet).
     let stale = user(s, "stale", vec![(Role::Traveller, "global")]).await;
     let ds = device(s, &stale, "s").await;
-    send(s, &ds, vec![report(now - Duration::hours(97), Some(her()))], now)
-        .await
-        .unwrap();
+    send(
+        s,
+        &ds,
+        vec![report(now - Duration::hours(97), Some(her()))],
+        now,
+    )
+    .await
+    .unwrap();
     assert!(s.last_location(stale.id).await.unwrap().is_some());
     assert_eq!(purge_all(s, cutoff).await.last_locations, 1);
     assert!(s.last_location(stale.id).await.unwrap().is_none());
@@ -382,7 +454,14 @@ pub async fn deletion_on_request_spares_frozen_data(s: &dyn Store) {
     let a = user(s, "a", vec![(Role::Traveller, "global")]).await;
     let da = device(s, &a, "a").await;
     let now = now_micros();
-    track(s, &dof, kab(), now - Duration::hours(20), now + Duration::hours(1)).await;
+    track(
+        s,
+        &dof,
+        kab(),
+        now - Duration::hours(20),
+        now + Duration::hours(1),
+    )
+    .await;
     old_positions(s, &da, now, &[15, 10, 5, 1]).await;
     s.create_freeze(
         &NewFreeze {
@@ -427,7 +506,14 @@ pub async fn access_to_positions_is_audited(s: &dyn Store) {
     let a = user(s, "a", vec![(Role::Traveller, "global")]).await;
     let b = user(s, "b", vec![(Role::Traveller, "global")]).await;
     let now = now_micros();
-    track(s, &dof, kab(), now - Duration::hours(2), now + Duration::hours(1)).await;
+    track(
+        s,
+        &dof,
+        kab(),
+        now - Duration::hours(2),
+        now + Duration::hours(1),
+    )
+    .await;
     old_positions(s, &device(s, &a, "a").await, now, &[1]).await;
     old_positions(s, &device(s, &b, "b").await, now, &[1]).await;
     let mut ctx = sys();
@@ -468,9 +554,14 @@ pub async fn alerts_reach_everyone_in_the_area(s: &dyn Store) {
     {
         let u = user(s, &format!("p{i}"), vec![(Role::Traveller, "global")]).await;
         let d = device(s, &u, &format!("p{i}")).await;
-        send(s, &d, vec![report(now - Duration::hours(hours_ago), Some(area))], now)
-            .await
-            .unwrap();
+        send(
+            s,
+            &d,
+            vec![report(now - Duration::hours(hours_ago), Some(area))],
+            now,
+        )
+        .await
+        .unwrap();
         people.push(u);
     }
     let alert = s
@@ -489,7 +580,10 @@ pub async fn alerts_reach_everyone_in_the_area(s: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(alert.recipients, 2, "the two fresh in Kabul, not the stale one");
+    assert_eq!(
+        alert.recipients, 2,
+        "the two fresh in Kabul, not the stale one"
+    );
     assert_eq!(alert.area_name, "Kabul");
     assert_eq!(alert.issued_by_name, "sa Display");
     for (i, u) in people.iter().enumerate() {
@@ -501,22 +595,39 @@ pub async fn alerts_reach_everyone_in_the_area(s: &dyn Store) {
         assert_eq!(got, i < 2, "person {i}");
     }
     assert_eq!(s.get_alert(alert.id).await.unwrap().unwrap(), alert);
-    let list = s.list_alerts(Some(&kab()), &PageRequest::default()).await.unwrap();
+    let list = s
+        .list_alerts(Some(&kab()), &PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(list.total, 1);
-    assert_eq!(s.list_alerts(Some(&her()), &PageRequest::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.list_alerts(Some(&her()), &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 pub async fn undertakings_and_wellbeing(s: &dyn Store) {
     seed_geo(s).await;
     let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
     assert!(s.undertaking(sa.id).await.unwrap().is_none());
-    let u = s.accept_undertaking(sa.id, "2026-11", &sys()).await.unwrap();
+    let u = s
+        .accept_undertaking(sa.id, "2026-11", &sys())
+        .await
+        .unwrap();
     assert_eq!(u.version, "2026-11");
-    assert_eq!(s.undertaking(sa.id).await.unwrap().unwrap().version, "2026-11");
+    assert_eq!(
+        s.undertaking(sa.id).await.unwrap().unwrap().version,
+        "2026-11"
+    );
     let t = user(s, "t", vec![(Role::Traveller, "global")]).await;
     let d = device(s, &t, "t").await;
     let now = now_micros();
-    send(s, &d, vec![report(now, Some(kab()))], now).await.unwrap();
+    send(s, &d, vec![report(now, Some(kab()))], now)
+        .await
+        .unwrap();
     assert!(s.latest_wellbeing(t.id).await.unwrap().is_none());
     let r = s
         .record_wellbeing(
@@ -536,4 +647,59 @@ pub async fn undertakings_and_wellbeing(s: &dyn Store) {
         .unwrap();
     assert_eq!(r.area, Some(kab()));
     assert_eq!(s.latest_wellbeing(t.id).await.unwrap().unwrap(), r);
+}
+
+pub async fn level_changes_reach_phones_in_the_area(s: &dyn Store) {
+    seed_geo(s).await;
+    let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
+    let desk = user(s, "desk", vec![(Role::RegionalDesk, "AF")]).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
+    let smt = user(s, "smt", vec![(Role::SmtMember, "AF")]).await;
+    let now = now_micros();
+    let mut people = vec![];
+    for (i, area) in [kab(), kab(), her()].into_iter().enumerate() {
+        let u = user(s, &format!("p{i}"), vec![(Role::Traveller, "global")]).await;
+        let d = device(s, &u, &format!("p{i}")).await;
+        send(s, &d, vec![report(now, Some(area))], now)
+            .await
+            .unwrap();
+        people.push(u);
+    }
+    let a = submit(s, &sa, "AF-KAB", 5).await;
+    for (action, to, from, who, smt_ids) in [
+        (
+            AssessmentAction::Validate,
+            AssessmentStatus::Validated,
+            AssessmentStatus::Submitted,
+            &desk,
+            vec![],
+        ),
+        (
+            AssessmentAction::Approve,
+            AssessmentStatus::Approved,
+            AssessmentStatus::Validated,
+            &dof,
+            vec![smt.id],
+        ),
+    ] {
+        s.apply_assessment_action(&step(a.id, action, to, who, smt_ids), from, &sys())
+            .await
+            .unwrap();
+    }
+    for (i, u) in people.iter().enumerate() {
+        let n = s
+            .list_notifications(u.id, true, &PageRequest::default())
+            .await
+            .unwrap();
+        let told: Vec<_> = n
+            .items
+            .iter()
+            .filter(|n| n.kind == "eta.level_changed")
+            .collect();
+        assert_eq!(told.len(), usize::from(i < 2), "person {i}");
+        if let Some(t) = told.first() {
+            assert!(t.subject.contains("Kabul"), "{}", t.subject);
+            assert_eq!(t.email_state, "none");
+        }
+    }
 }

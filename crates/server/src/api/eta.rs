@@ -110,7 +110,10 @@ pub async fn enrol(
 ) -> ApiResult<(StatusCode, Json<EnrolledDto>)> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(ApiError::invalid("name", "give the device a name of 1 to 80 characters"));
+        return Err(ApiError::invalid(
+            "name",
+            "give the device a name of 1 to 80 characters",
+        ));
     }
     if !["web", "owntracks"].contains(&r.platform.as_str()) {
         return Err(ApiError::invalid("platform", "expected web or owntracks"));
@@ -156,7 +159,9 @@ pub async fn list_devices(
     State(state): State<AppState>,
     ApiUser(who): ApiUser,
 ) -> ApiResult<Json<Vec<DeviceDto>>> {
-    Ok(Json(devices_dto(state.store.list_devices(who.user.id).await?)))
+    Ok(Json(devices_dto(
+        state.store.list_devices(who.user.id).await?,
+    )))
 }
 
 /// Revoke one of my devices: its token stops working at once.
@@ -168,7 +173,10 @@ pub async fn revoke_device(
     ApiUser(who): ApiUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    state.store.revoke_device(who.user.id, id, &who.audit()).await?;
+    state
+        .store
+        .revoke_device(who.user.id, id, &who.audit())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -221,7 +229,10 @@ fn tst(t: i64, field: &str) -> ApiResult<DateTime<Utc>> {
         .ok_or_else(|| ApiError::invalid(field, format!("not a UNIX time in seconds: {t}")))
 }
 
-async fn area_advisory(state: &AppState, code: &warden_domain::AreaCode) -> ApiResult<AreaAdvisoryDto> {
+async fn area_advisory(
+    state: &AppState,
+    code: &warden_domain::AreaCode,
+) -> ApiResult<AreaAdvisoryDto> {
     let area = state
         .store
         .get_area(code)
@@ -272,10 +283,14 @@ async fn ingest(
     field: &str,
 ) -> ApiResult<IngestDto> {
     let batch = service::resolve_batch(state, caller, reports, field, now())?;
-    let out = state.store.ingest_locations(&batch).await.map_err(|e| match e {
-        warden_store::StoreError::Conflict(m) => ApiError::new(Code::Unauthenticated, m),
-        other => other.into(),
-    })?;
+    let out = state
+        .store
+        .ingest_locations(&batch)
+        .await
+        .map_err(|e| match e {
+            warden_store::StoreError::Conflict(m) => ApiError::new(Code::Unauthenticated, m),
+            other => other.into(),
+        })?;
     state.metrics.locations(out.accepted as u64);
     let area = match &out.entered {
         // Someone who just arrived gets the advisory in the answer too.
@@ -331,7 +346,11 @@ pub async fn owntracks(
     };
     let mut reports = vec![];
     for (i, m) in messages.into_iter().enumerate() {
-        let field = if i == 0 { String::new() } else { format!("[{i}].") };
+        let field = if i == 0 {
+            String::new()
+        } else {
+            format!("[{i}].")
+        };
         let m: OwnTracksMessage = serde_json::from_value(m)
             .map_err(|e| ApiError::invalid(format!("{field}_type"), e.to_string()))?;
         if m.kind != "location" {
@@ -518,7 +537,8 @@ pub async fn list_tracking(
         .country
         .as_deref()
         .map(|c| {
-            warden_domain::CountryCode::parse(c).map_err(|e| ApiError::invalid("country", e.message()))
+            warden_domain::CountryCode::parse(c)
+                .map_err(|e| ApiError::invalid("country", e.message()))
         })
         .transpose()?;
     let overseer = |cc: &warden_domain::CountryCode| {
@@ -534,11 +554,16 @@ pub async fn list_tracking(
     };
     let global = who.user.grants.iter().any(|g| {
         g.scope == warden_domain::Scope::Global
-            && matches!(g.role, Role::Administrator | Role::RegionalDesk | Role::AgencyFocalPoint)
+            && matches!(
+                g.role,
+                Role::Administrator | Role::RegionalDesk | Role::AgencyFocalPoint
+            )
     });
     match &country {
         Some(cc) if !overseer(cc) => {
-            return Err(ApiError::forbidden("you have no security role in that country"))
+            return Err(ApiError::forbidden(
+                "you have no security role in that country",
+            ))
         }
         None if !global => {
             return Err(ApiError::invalid(
@@ -743,7 +768,10 @@ pub async fn accept_undertaking(
     if r.version != eta::UNDERTAKING_VERSION {
         return Err(ApiError::invalid(
             "version",
-            format!("the current undertaking is version {}", eta::UNDERTAKING_VERSION),
+            format!(
+                "the current undertaking is version {}",
+                eta::UNDERTAKING_VERSION
+            ),
         ));
     }
     let u = state
@@ -1071,7 +1099,10 @@ pub async fn issue_alert(
         return Err(ApiError::invalid("headline", "1 to 160 characters"));
     }
     if r.instruction.trim().is_empty() {
-        return Err(ApiError::invalid("instruction", "say what people should do"));
+        return Err(ApiError::invalid(
+            "instruction",
+            "say what people should do",
+        ));
     }
     let severity = AlertSeverity::parse(&r.severity)?;
     let at = now();
@@ -1118,7 +1149,9 @@ pub async fn list_alerts(
     let area = f
         .area
         .as_deref()
-        .map(|c| warden_domain::AreaCode::parse(c).map_err(|e| ApiError::invalid("area", e.message())))
+        .map(|c| {
+            warden_domain::AreaCode::parse(c).map_err(|e| ApiError::invalid("area", e.message()))
+        })
         .transpose()?;
     let page = Paging {
         limit: f.limit,
@@ -1246,7 +1279,10 @@ pub async fn record_wellbeing_for(
     for (i, d) in r.dependants.iter().enumerate() {
         let name = d.name.trim();
         if name.is_empty() {
-            return Err(ApiError::invalid(format!("dependants[{i}].name"), "a name is needed"));
+            return Err(ApiError::invalid(
+                format!("dependants[{i}].name"),
+                "a name is needed",
+            ));
         }
         let s = Wellbeing::parse(&d.status)
             .map_err(|e| ApiError::invalid(format!("dependants[{i}].status"), e.message()))?;

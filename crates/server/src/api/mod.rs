@@ -259,10 +259,7 @@ pub fn router() -> Router<AppState> {
             "/undertaking",
             get(eta::get_undertaking).post(eta::accept_undertaking),
         )
-        .route(
-            "/freezes",
-            get(eta::list_freezes).post(eta::create_freeze),
-        )
+        .route("/freezes", get(eta::list_freezes).post(eta::create_freeze))
         .route("/freezes/{id}/lift", post(eta::lift_freeze))
         .route("/alerts", get(eta::list_alerts))
         .route("/alerts/{id}", get(eta::get_alert))

@@ -536,7 +536,8 @@ pub fn xmllint() -> std::path::PathBuf {
 
 /// Validates `xml` against the official CAP 1.2 schema with xmllint.
 pub fn assert_valid_cap(xml: &str, label: &str) {
-    let schema = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../publish/schema/CAP-v1.2.xsd");
+    let schema =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../publish/schema/CAP-v1.2.xsd");
     assert!(
         schema.is_file(),
         "CAP schema missing at {}",
@@ -558,4 +559,3 @@ pub fn assert_valid_cap(xml: &str, label: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
