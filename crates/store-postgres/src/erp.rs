@@ -496,6 +496,44 @@ impl PgStore {
         }))
     }
 
+    /// The profile row is locked by the UPDATE, then the audit head: the
+    /// order of an import (which locks its agencies first, then profiles).
+    pub(crate) async fn profile_update_contacts(
+        &self,
+        user: Uuid,
+        phone: &str,
+        contacts: &[EmergencyContact],
+        audit: &AuditContext,
+    ) -> Result<Profile> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE profiles SET phone = $1, emergency_contacts = $2, updated_at = $3 WHERE user_id = $4",
+        )
+        .bind(phone)
+        .bind(Json(contacts))
+        .bind(audit.at)
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("profile of user {user}")));
+        }
+        audit_tx(
+            &mut tx,
+            audit,
+            "profile.update",
+            &format!("user:{user}"),
+            json!({"fields": ["phone", "emergency_contacts"], "contacts": contacts.len()}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.profile_get(user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("profile of user {user}")))
+    }
+
     pub(crate) async fn profile_users_of(
         &self,
         agency: Uuid,

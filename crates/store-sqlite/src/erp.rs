@@ -265,6 +265,42 @@ impl SqliteStore {
         }))
     }
 
+    pub(crate) async fn profile_update_contacts(
+        &self,
+        user: Uuid,
+        phone: &str,
+        contacts: &[warden_domain::people::EmergencyContact],
+        audit: &AuditContext,
+    ) -> Result<Profile> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE profiles SET phone = ?, emergency_contacts = ?, updated_at = ? WHERE user_id = ?",
+        )
+        .bind(phone)
+        .bind(serde_json::to_string(contacts).map_err(bad)?)
+        .bind(ts(&audit.at))
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("profile of user {user}")));
+        }
+        audit_tx(
+            &mut tx,
+            audit,
+            "profile.update",
+            &format!("user:{user}"),
+            json!({"fields": ["phone", "emergency_contacts"], "contacts": contacts.len()}),
+        )
+        .await?;
+        tx.commit().await.map_err(be)?;
+        self.profile_get(user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("profile of user {user}")))
+    }
+
     pub(crate) async fn profile_users(
         &self,
         agency: Uuid,

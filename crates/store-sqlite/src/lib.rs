@@ -1577,6 +1577,17 @@ impl Store for SqliteStore {
         self.profile_get(user).await
     }
 
+    async fn update_own_contacts(
+        &self,
+        user: Uuid,
+        phone: &str,
+        emergency_contacts: &[warden_domain::people::EmergencyContact],
+        audit: &AuditContext,
+    ) -> Result<Profile> {
+        self.profile_update_contacts(user, phone, emergency_contacts, audit)
+            .await
+    }
+
     async fn profile_users(
         &self,
         agency: Uuid,

@@ -200,6 +200,18 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditContext,
     ) -> Result<ImportCounts>;
     async fn get_profile(&self, user: Uuid) -> Result<Option<Profile>>;
+    /// The person corrects their own phone and emergency contacts (from the
+    /// eTA). NotFound when they have no profile. The import digest is kept:
+    /// a legacy system re-sending the same row leaves the correction in
+    /// place, a changed row replaces it. One transaction with its audit
+    /// entry (`profile.update`, naming the fields, not their values).
+    async fn update_own_contacts(
+        &self,
+        user: Uuid,
+        phone: &str,
+        emergency_contacts: &[warden_domain::people::EmergencyContact],
+        audit: &AuditContext,
+    ) -> Result<Profile>;
     /// The users of these personnel ids of the agency (those that exist).
     async fn profile_users(
         &self,

@@ -115,6 +115,7 @@ where
     racing_leg_decisions_keep_the_first(&fresh().await).await;
     mode_changes_reevaluate_future_legs(&fresh().await).await;
     profiles_import_idempotently(&fresh().await).await;
+    own_contacts_are_corrected(&fresh().await).await;
     travel_authorisations_create_update_cancel(&fresh().await).await;
     returned_legs_are_answered(&fresh().await).await;
     approved_airline_lists(&fresh().await).await;
@@ -1321,6 +1322,107 @@ pub async fn profiles_import_idempotently(s: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The person corrects their phone and emergency contacts; a re-sent
+/// identical import keeps the correction, a changed one replaces it.
+pub async fn own_contacts_are_corrected(s: &dyn Store) {
+    seed_geo(s).await;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "WFP".into(),
+                name: "World Food Programme".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let rows = vec![profile(ag.id, "100234", "Ada Lovelace")];
+    s.import_profiles(&rows, &sys()).await.unwrap();
+    let id = s.profile_users(ag.id, &["100234".into()]).await.unwrap()["100234"];
+    let before = s.get_profile(id).await.unwrap().unwrap();
+    let update_query = AuditQuery {
+        action_prefix: Some("profile.update".into()),
+        ..Default::default()
+    };
+    let updates = || s.list_audit(&update_query);
+    assert_eq!(updates().await.unwrap().total, 0);
+
+    let contacts = vec![
+        EmergencyContact {
+            name: "Amina Lovelace".into(),
+            relation: "spouse".into(),
+            phone: "+254733333333".into(),
+            email: String::new(),
+        },
+        EmergencyContact {
+            name: "Office".into(),
+            relation: String::new(),
+            phone: String::new(),
+            email: "duty@agency.example".into(),
+        },
+    ];
+    let mut ctx = sys();
+    ctx.actor = Some(id);
+    let p = s
+        .update_own_contacts(id, "+93700123456", &contacts, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(p.phone, "+93700123456");
+    assert_eq!(p.emergency_contacts, contacts);
+    // Nothing else moves.
+    assert_eq!(p.certificates, before.certificates);
+    assert_eq!(p.duty_station, before.duty_station);
+    assert_eq!(p.display_name, before.display_name);
+    assert_eq!(p.personnel_id, before.personnel_id);
+    assert!(p.updated_at >= before.updated_at);
+    assert_eq!(s.get_profile(id).await.unwrap().unwrap(), p, "as stored");
+    let entries = updates().await.unwrap();
+    assert_eq!(entries.total, 1);
+    assert_eq!(entries.items[0].actor, Some(id));
+    assert_eq!(entries.items[0].target, format!("user:{id}"));
+    assert!(
+        !entries.items[0].detail.to_string().contains("+93700123456"),
+        "the audit names the fields, not the values"
+    );
+
+    // Emptied: no phone, no contacts.
+    let p = s.update_own_contacts(id, "", &[], &ctx).await.unwrap();
+    assert_eq!(p.phone, "");
+    assert!(p.emergency_contacts.is_empty());
+    let p = s
+        .update_own_contacts(id, "+93700123456", &contacts, &ctx)
+        .await
+        .unwrap();
+
+    // The legacy system sends the same row again: the correction stays.
+    let c = s.import_profiles(&rows, &sys()).await.unwrap();
+    assert_eq!((c.created, c.updated, c.unchanged), (0, 0, 1));
+    assert_eq!(s.get_profile(id).await.unwrap().unwrap(), p);
+    // A changed row from it replaces the correction.
+    let mut changed = rows.clone();
+    changed[0].phone = "+254744444444".into();
+    let c = s.import_profiles(&changed, &sys()).await.unwrap();
+    assert_eq!((c.created, c.updated, c.unchanged), (0, 1, 0));
+    let q = s.get_profile(id).await.unwrap().unwrap();
+    assert_eq!(q.phone, "+254744444444");
+    assert_eq!(q.emergency_contacts, rows[0].emergency_contacts);
+
+    // Someone without a profile: NotFound, nothing written.
+    let plain = user(s, "plain", vec![(Role::Traveller, "global")]).await;
+    let audit = s.list_audit(&AuditQuery::default()).await.unwrap().total;
+    assert!(matches!(
+        s.update_own_contacts(plain.id, "+41790000000", &contacts, &sys())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.get_profile(plain.id).await.unwrap().is_none());
+    assert_eq!(
+        s.list_audit(&AuditQuery::default()).await.unwrap().total,
+        audit
+    );
+    assert_eq!(updates().await.unwrap().total, 3);
 }
 
 pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
