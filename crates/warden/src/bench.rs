@@ -60,6 +60,42 @@ pub enum Bench {
         #[arg(long, default_value_t = 100_000)]
         legs: usize,
     },
+    /// eTA location reports through POST /api/v1/locations: sustained reports/s.
+    Ingest {
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Enrolled phones reporting.
+        #[arg(long, default_value_t = 2000)]
+        devices: usize,
+        /// Reports per request (one device's).
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Authorise tracking everywhere, so that every report is also kept as a position.
+        #[arg(long)]
+        tracking: bool,
+    },
+    /// The 96-hour purge of many expired positions, with ingest latency while it runs.
+    Purge {
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 10_000_000)]
+        positions: u64,
+        /// Positions per purge step (one short transaction each).
+        #[arg(long, default_value_t = warden_server::eta::PURGE_CHUNK)]
+        chunk: i64,
+    },
+    /// A geo-alert and a level change in an area with many phones: time until all are notified.
+    Fanout {
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 50_000)]
+        devices: usize,
+    },
 }
 
 pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
@@ -81,6 +117,22 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
         } => crate::bench_trip::submit(postgres, seconds, concurrency).await,
         Bench::Erp { postgres, tas } => crate::bench_trip::erp(postgres, tas).await,
         Bench::Reevaluate { postgres, legs } => crate::bench_trip::reevaluate(postgres, legs).await,
+        Bench::Ingest {
+            postgres,
+            seconds,
+            devices,
+            batch,
+            concurrency,
+            tracking,
+        } => {
+            crate::bench_eta::ingest(postgres, seconds, devices, batch, concurrency, tracking).await
+        }
+        Bench::Purge {
+            postgres,
+            positions,
+            chunk,
+        } => crate::bench_eta::purge(postgres, positions, chunk).await,
+        Bench::Fanout { postgres, devices } => crate::bench_eta::fanout(postgres, devices).await,
     }
 }
 

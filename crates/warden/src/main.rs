@@ -1,6 +1,7 @@
 //! The `warden` command: runs the service and administers it.
 
 mod bench;
+mod bench_eta;
 mod bench_lookup;
 mod bench_trip;
 mod db;
@@ -65,6 +66,14 @@ enum Command {
     Config,
     /// Print the current one-time code of a user (for demos and tests; needs database access).
     TotpCode { username: String },
+    /// Purge location data older than the retention period (default 96 hours)
+    /// that no investigation has frozen. The service also does it by itself
+    /// every `purge_interval_minutes`.
+    Purge {
+        /// Keep this many hours instead of `location_retention_hours`.
+        #[arg(long)]
+        retention_hours: Option<i64>,
+    },
     /// Measure performance; results are printed as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -152,6 +161,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         None => tracing::info!("smtp_host not set: notifications are in-app only"),
     }
+    warden_server::eta::spawn_purger(state.clone());
     warden_server::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -377,6 +387,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     30,
                     6
                 )
+            );
+            Ok(())
+        }
+        Command::Purge { retention_hours } => {
+            let store = db::open(&cfg.database_url).await?;
+            let hours = retention_hours.unwrap_or(cfg.location_retention_hours);
+            anyhow::ensure!(hours >= 1, "--retention-hours must be at least 1");
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_message("purging expired location data");
+            let t = warden_server::eta::purge(
+                store.as_ref(),
+                hours,
+                warden_store::now_micros(),
+                warden_server::eta::PURGE_CHUNK,
+                |t| {
+                    pb.set_message(format!(
+                        "{} positions, {} last locations purged",
+                        t.positions, t.last_locations
+                    ))
+                },
+            )
+            .await?;
+            pb.finish_and_clear();
+            println!(
+                "purged {} positions and {} last locations recorded more than {hours} hours ago (frozen data kept)",
+                t.positions, t.last_locations
             );
             Ok(())
         }
