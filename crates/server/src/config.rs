@@ -51,6 +51,14 @@ pub struct Config {
     /// eTA: a phone location older than this is stale (alerts skip it; the
     /// person is flagged as whereabouts unknown).
     pub location_fresh_hours: i64,
+    /// Bulk SMS: `host:port` of the SMSC (SMPP 3.4); empty: no SMS.
+    pub smpp_address: String,
+    pub smpp_system_id: String,
+    pub smpp_password: String,
+    /// The sender shown on phones (a number or a short name).
+    pub smpp_source: String,
+    /// Messages awaiting the SMSC's answer at once (its advertised window).
+    pub smpp_window: u64,
 }
 
 impl Default for Config {
@@ -78,6 +86,11 @@ impl Default for Config {
             purge_interval_minutes: 10,
             tracking_warn_days: warden_domain::eta::DEFAULT_TRACKING_WARN_DAYS,
             location_fresh_hours: 24,
+            smpp_address: String::new(),
+            smpp_system_id: String::new(),
+            smpp_password: String::new(),
+            smpp_source: "Warden".into(),
+            smpp_window: 10,
         }
     }
 }

@@ -16,6 +16,8 @@ pub mod bench;
 pub mod client;
 pub mod pdu;
 pub mod receipt;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use client::{BindConfig, BindMode, Client, Error, Incoming, SubmitRequest};

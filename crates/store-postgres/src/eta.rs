@@ -151,7 +151,7 @@ fn freeze_row(r: &PgRow) -> Result<Freeze> {
 }
 
 const ALERT_SELECT: &str = "SELECT g.id, g.area_code, a.name AS area_name, a.country, g.headline, g.description, \
-     g.instruction, g.severity, g.issued_by, u.display_name AS issued_by_name, g.issued_at, g.expires_at, g.recipients \
+     g.instruction, g.severity, g.issued_by, u.display_name AS issued_by_name, g.issued_at, g.expires_at, g.recipients, g.sms_recipients \
      FROM geo_alerts g JOIN areas a ON a.code = g.area_code JOIN users u ON u.id = g.issued_by";
 
 fn alert_row(r: &PgRow) -> Result<GeoAlert> {
@@ -169,6 +169,7 @@ fn alert_row(r: &PgRow) -> Result<GeoAlert> {
         issued_at: col(r, "issued_at")?,
         expires_at: col(r, "expires_at")?,
         recipients: col(r, "recipients")?,
+        sms_recipients: col(r, "sms_recipients")?,
     })
 }
 
@@ -1155,14 +1156,30 @@ impl PgStore {
             .and_then(|r| col(&r, "name"))?;
         let (subject, body) =
             messages::geo_alert(&a.headline, &area_name, a.severity, &a.instruction);
+        // People stationed there without a smartphone get a text message.
+        let sms = messages::geo_alert_sms(&a.headline, &area_name, a.severity, &a.instruction);
+        let sms_recipients = sqlx::query(&format!(
+            "INSERT INTO sms_outbox (id, user_id, phone, body, kind, ref, created_at) \
+             SELECT {SQL_UUID_V7}, p.user_id, p.phone, $1, 'alert', $2, $3 FROM profiles p JOIN users u ON u.id = p.user_id \
+             WHERE p.duty_station = $4 AND p.phone <> '' AND NOT u.disabled \
+             AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = p.user_id AND d.revoked_at IS NULL)"
+        ))
+        .bind(&sms)
+        .bind(format!("alert:{id}"))
+        .bind(audit.at)
+        .bind(a.area.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected() as i64;
         let recipients: i64 = sqlx::query(&format!(
             "WITH told AS (INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
                SELECT {SQL_UUID_V7}, l.user_id, 'eta.alert', $1, $2, $3, $4, 'none' FROM last_locations l \
                JOIN users u ON u.id = l.user_id WHERE l.area_code = $5 AND l.reported_at >= $6 AND NOT u.disabled \
                RETURNING 1) \
              INSERT INTO geo_alerts (id, area_code, headline, description, instruction, severity, issued_by, \
-               issued_at, expires_at, recipients) \
-             SELECT $7, $5, $8, $9, $10, $11, $12, $4, $13, (SELECT COUNT(*) FROM told) \
+               issued_at, expires_at, recipients, sms_recipients) \
+             SELECT $7, $5, $8, $9, $10, $11, $12, $4, $13, (SELECT COUNT(*) FROM told), $14 \
              RETURNING recipients"
         ))
         .bind(&subject)
@@ -1178,6 +1195,7 @@ impl PgStore {
         .bind(a.severity.as_str())
         .bind(a.issued_by)
         .bind(a.expires_at)
+        .bind(sms_recipients)
         .fetch_one(&mut *tx)
         .await
         .map_err(be)
@@ -1187,7 +1205,7 @@ impl PgStore {
             audit,
             "alert.issue",
             &format!("area:{}", a.area),
-            json!({"alert": id, "headline": a.headline, "severity": a.severity.as_str(), "recipients": recipients}),
+            json!({"alert": id, "headline": a.headline, "severity": a.severity.as_str(), "recipients": recipients, "sms_recipients": sms_recipients}),
         )
         .await?;
         tx.commit().await.map_err(be)?;
@@ -1287,5 +1305,190 @@ impl PgStore {
         .as_ref()
         .map(wellbeing_row)
         .transpose()
+    }
+}
+
+/// Lease on a claimed text message; after it the message may be claimed again.
+const SMS_LEASE_MINUTES: i64 = 5;
+/// Attempts before a text message is given up as failed.
+const MAX_SMS_ATTEMPTS: i32 = 5;
+
+impl PgStore {
+    pub(crate) async fn sms_claim(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutgoingSms>> {
+        // SKIP LOCKED: a row another instance is claiming is left to it.
+        let rows = sqlx::query(
+            "UPDATE sms_outbox SET state = 'sending', send_after = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM sms_outbox WHERE state IN ('pending', 'sending') \
+                 AND (send_after IS NULL OR send_after <= $2) ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, user_id, phone, body, attempts, created_at",
+        )
+        .bind(now + chrono::Duration::minutes(SMS_LEASE_MINUTES))
+        .bind(now)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    col::<DateTime<Utc>>(r, "created_at")?,
+                    OutgoingSms {
+                        id: col(r, "id")?,
+                        user: col(r, "user_id")?,
+                        phone: col(r, "phone")?,
+                        body: col(r, "body")?,
+                        attempts: col(r, "attempts")?,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|(at, m)| (*at, m.id));
+        Ok(out.into_iter().map(|(_, m)| m).collect())
+    }
+
+    pub(crate) async fn sms_finish(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<Vec<String>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        match outcome {
+            Ok(ids) => {
+                sqlx::query("UPDATE sms_outbox SET state = 'sent', sent_at = $1, error = NULL WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                sqlx::query(
+                    "INSERT INTO sms_parts (message_id, sms_id) SELECT m, $2 FROM UNNEST($1::text[]) m \
+                     ON CONFLICT (message_id) DO NOTHING",
+                )
+                .bind(&ids)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+                // A receipt that came before this was recorded.
+                sqlx::query(
+                    "UPDATE sms_outbox o SET receipt = r.state, receipt_at = r.at FROM (SELECT r.state, r.at \
+                       FROM sms_receipts r JOIN sms_parts p ON p.message_id = r.message_id WHERE p.sms_id = $1 \
+                       ORDER BY r.at DESC LIMIT 1) r WHERE o.id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+            }
+            Err(e) => {
+                let attempts: i32 =
+                    sqlx::query("SELECT attempts FROM sms_outbox WHERE id = $1 FOR UPDATE")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(be)?
+                        .map(|r| col(&r, "attempts"))
+                        .transpose()?
+                        .unwrap_or(MAX_SMS_ATTEMPTS);
+                let (state, after) = if attempts >= MAX_SMS_ATTEMPTS {
+                    ("failed", None)
+                } else {
+                    // 1, 2, 4, 8 minutes.
+                    let wait = chrono::Duration::minutes(1 << (attempts - 1).clamp(0, 10));
+                    ("pending", Some(now + wait))
+                };
+                sqlx::query(
+                    "UPDATE sms_outbox SET state = $1, send_after = $2, error = $3 WHERE id = $4",
+                )
+                .bind(state)
+                .bind(after)
+                .bind(e.chars().take(500).collect::<String>())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+            }
+        }
+        tx.commit().await.map_err(be)
+    }
+
+    pub(crate) async fn sms_receipt_of(
+        &self,
+        message_id: &str,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO sms_receipts (message_id, state, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (message_id) DO UPDATE SET state = excluded.state, at = excluded.at",
+        )
+        .bind(message_id)
+        .bind(state)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?;
+        let n = sqlx::query(
+            "UPDATE sms_outbox SET receipt = $1, receipt_at = $2 \
+             WHERE id = (SELECT sms_id FROM sms_parts WHERE message_id = $3)",
+        )
+        .bind(state)
+        .bind(at)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        tx.commit().await.map_err(be)?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn sms_list(&self, reference: &str) -> Result<Vec<SmsRecord>> {
+        sqlx::query(
+            "SELECT id, user_id, phone, kind, ref, state, attempts, receipt, created_at FROM sms_outbox \
+             WHERE ref = $1 ORDER BY created_at, id",
+        )
+        .bind(reference)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?
+        .iter()
+        .map(|r| {
+            Ok(SmsRecord {
+                id: col(r, "id")?,
+                user: col(r, "user_id")?,
+                phone: col(r, "phone")?,
+                kind: col(r, "kind")?,
+                reference: col(r, "ref")?,
+                state: col(r, "state")?,
+                attempts: col(r, "attempts")?,
+                receipt: col(r, "receipt")?,
+                created_at: col(r, "created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) async fn user_of_phone(&self, phone: &str) -> Result<Option<User>> {
+        let id: Option<Uuid> = sqlx::query(
+            "SELECT user_id FROM profiles WHERE phone = $1 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(phone)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(be)?
+        .map(|r| col(&r, "user_id"))
+        .transpose()?;
+        match id {
+            Some(id) => self.get_user(id).await,
+            None => Ok(None),
+        }
     }
 }

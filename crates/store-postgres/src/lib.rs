@@ -1536,6 +1536,27 @@ impl Store for PgStore {
         self.eta_latest_wellbeing(user).await
     }
 
+    async fn claim_sms(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<OutgoingSms>> {
+        self.sms_claim(limit, now).await
+    }
+    async fn finish_sms(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<Vec<String>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.sms_finish(id, outcome, now).await
+    }
+    async fn sms_receipt(&self, message_id: &str, state: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.sms_receipt_of(message_id, state, at).await
+    }
+    async fn sms_for(&self, reference: &str) -> Result<Vec<SmsRecord>> {
+        self.sms_list(reference).await
+    }
+    async fn user_by_phone(&self, phone: &str) -> Result<Option<User>> {
+        self.user_of_phone(phone).await
+    }
+
     async fn append_audit(
         &self,
         audit: &AuditContext,

@@ -127,7 +127,7 @@ fn freeze_row(r: &SqliteRow) -> Result<Freeze> {
 }
 
 const ALERT_SELECT: &str = "SELECT g.id, g.area_code, a.name AS area_name, a.country, g.headline, g.description, \
-     g.instruction, g.severity, g.issued_by, u.display_name AS issued_by_name, g.issued_at, g.expires_at, g.recipients \
+     g.instruction, g.severity, g.issued_by, u.display_name AS issued_by_name, g.issued_at, g.expires_at, g.recipients, g.sms_recipients \
      FROM geo_alerts g JOIN areas a ON a.code = g.area_code JOIN users u ON u.id = g.issued_by";
 
 fn alert_row(r: &SqliteRow) -> Result<GeoAlert> {
@@ -145,6 +145,7 @@ fn alert_row(r: &SqliteRow) -> Result<GeoAlert> {
         issued_at: parse_ts(r.get("issued_at"))?,
         expires_at: parse_ts(r.get("expires_at"))?,
         recipients: r.get("recipients"),
+        sms_recipients: r.get("sms_recipients"),
     })
 }
 
@@ -1013,9 +1014,25 @@ impl SqliteStore {
         .await
         .map_err(be)?
         .rows_affected();
+        // People stationed there without a smartphone get a text message.
+        let sms = messages::geo_alert_sms(&a.headline, &area_name, a.severity, &a.instruction);
+        let sms_recipients = sqlx::query(&format!(
+            "INSERT INTO sms_outbox (id, user_id, phone, body, kind, ref, created_at) \
+             SELECT {SQL_UUID}, p.user_id, p.phone, ?, 'alert', ?, ? FROM profiles p JOIN users u ON u.id = p.user_id \
+             WHERE p.duty_station = ? AND p.phone <> '' AND u.disabled = 0 \
+             AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = p.user_id AND d.revoked_at IS NULL)"
+        ))
+        .bind(&sms)
+        .bind(format!("alert:{id}"))
+        .bind(&at)
+        .bind(a.area.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
         sqlx::query(
-            "INSERT INTO geo_alerts (id, area_code, headline, description, instruction, severity, issued_by, issued_at, expires_at, recipients) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO geo_alerts (id, area_code, headline, description, instruction, severity, issued_by, issued_at, expires_at, recipients, sms_recipients) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(a.area.as_str())
@@ -1027,6 +1044,7 @@ impl SqliteStore {
         .bind(&at)
         .bind(ts(&a.expires_at))
         .bind(recipients as i64)
+        .bind(sms_recipients as i64)
         .execute(&mut *tx)
         .await
         .map_err(be)?;
@@ -1035,7 +1053,7 @@ impl SqliteStore {
             audit,
             "alert.issue",
             &format!("area:{}", a.area),
-            json!({"alert": id, "headline": a.headline, "severity": a.severity.as_str(), "recipients": recipients}),
+            json!({"alert": id, "headline": a.headline, "severity": a.severity.as_str(), "recipients": recipients, "sms_recipients": sms_recipients}),
         )
         .await?;
         tx.commit().await.map_err(be)?;
@@ -1145,5 +1163,184 @@ impl SqliteStore {
         .as_ref()
         .map(wellbeing_row)
         .transpose()
+    }
+}
+
+/// Lease on a claimed text message; after it the message may be claimed again.
+const SMS_LEASE_MINUTES: i64 = 5;
+/// Attempts before a text message is given up as failed.
+const MAX_SMS_ATTEMPTS: i64 = 5;
+
+impl SqliteStore {
+    pub(crate) async fn sms_claim(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutgoingSms>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE sms_outbox SET state = 'sending', send_after = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM sms_outbox WHERE state IN ('pending', 'sending') \
+                 AND (send_after IS NULL OR send_after <= ?) ORDER BY created_at LIMIT ?) \
+             RETURNING id, user_id, phone, body, attempts",
+        )
+        .bind(ts(&(now + chrono::Duration::minutes(SMS_LEASE_MINUTES))))
+        .bind(ts(&now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(be)?;
+        tx.commit().await.map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutgoingSms {
+                    id: uuid(r.get("id"))?,
+                    user: opt_uuid(r, "user_id")?,
+                    phone: r.get("phone"),
+                    body: r.get("body"),
+                    attempts: r.get::<i64, _>("attempts") as i32,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sms_finish(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<Vec<String>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        match outcome {
+            Ok(ids) => {
+                sqlx::query(
+                    "UPDATE sms_outbox SET state = 'sent', sent_at = ?, error = NULL WHERE id = ?",
+                )
+                .bind(ts(&now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+                for m in ids {
+                    sqlx::query("INSERT INTO sms_parts (message_id, sms_id) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING")
+                        .bind(m)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(be)?;
+                }
+                // A receipt that came before this was recorded.
+                sqlx::query(
+                    "UPDATE sms_outbox SET (receipt, receipt_at) = (SELECT r.state, r.at FROM sms_receipts r \
+                       JOIN sms_parts p ON p.message_id = r.message_id WHERE p.sms_id = sms_outbox.id ORDER BY r.at DESC LIMIT 1) \
+                     WHERE id = ? AND EXISTS (SELECT 1 FROM sms_receipts r JOIN sms_parts p ON p.message_id = r.message_id \
+                       WHERE p.sms_id = sms_outbox.id)",
+                )
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+            }
+            Err(e) => {
+                let attempts: i64 = sqlx::query("SELECT attempts FROM sms_outbox WHERE id = ?")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(be)?
+                    .map(|r| r.get(0))
+                    .unwrap_or(MAX_SMS_ATTEMPTS);
+                let (state, after) = if attempts >= MAX_SMS_ATTEMPTS {
+                    ("failed", None)
+                } else {
+                    // 1, 2, 4, 8 minutes.
+                    let wait = chrono::Duration::minutes(1 << (attempts - 1).clamp(0, 10));
+                    ("pending", Some(ts(&(now + wait))))
+                };
+                sqlx::query(
+                    "UPDATE sms_outbox SET state = ?, send_after = ?, error = ? WHERE id = ?",
+                )
+                .bind(state)
+                .bind(after)
+                .bind(e.chars().take(500).collect::<String>())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+            }
+        }
+        tx.commit().await.map_err(be)
+    }
+
+    pub(crate) async fn sms_receipt_of(
+        &self,
+        message_id: &str,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO sms_receipts (message_id, state, at) VALUES (?, ?, ?) \
+             ON CONFLICT (message_id) DO UPDATE SET state = excluded.state, at = excluded.at",
+        )
+        .bind(message_id)
+        .bind(state)
+        .bind(ts(&at))
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?;
+        let n = sqlx::query(
+            "UPDATE sms_outbox SET receipt = ?, receipt_at = ? \
+             WHERE id = (SELECT sms_id FROM sms_parts WHERE message_id = ?)",
+        )
+        .bind(state)
+        .bind(ts(&at))
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        tx.commit().await.map_err(be)?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn sms_list(&self, reference: &str) -> Result<Vec<SmsRecord>> {
+        sqlx::query(
+            "SELECT id, user_id, phone, kind, ref, state, attempts, receipt, created_at FROM sms_outbox \
+             WHERE ref = ? ORDER BY created_at, id",
+        )
+        .bind(reference)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(be)?
+        .iter()
+        .map(|r| {
+            Ok(SmsRecord {
+                id: uuid(r.get("id"))?,
+                user: opt_uuid(r, "user_id")?,
+                phone: r.get("phone"),
+                kind: r.get("kind"),
+                reference: r.get("ref"),
+                state: r.get("state"),
+                attempts: r.get::<i64, _>("attempts") as i32,
+                receipt: r.get("receipt"),
+                created_at: parse_ts(r.get("created_at"))?,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) async fn user_of_phone(&self, phone: &str) -> Result<Option<User>> {
+        let id: Option<String> = sqlx::query(
+            "SELECT user_id FROM profiles WHERE phone = ? ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(phone)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(be)?
+        .map(|r| r.get(0));
+        match id {
+            Some(id) => self.get_user(uuid(&id)?).await,
+            None => Ok(None),
+        }
     }
 }

@@ -214,6 +214,8 @@ pub struct GeoAlert {
     pub expires_at: DateTime<Utc>,
     /// People whose phone put them in the area, notified with the alert.
     pub recipients: i64,
+    /// People stationed in the area without a smartphone, texted (SMS).
+    pub sms_recipients: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -242,4 +244,29 @@ pub struct WellbeingReport {
     pub channel: String,
     pub area: Option<AreaCode>,
     pub at: DateTime<Utc>,
+}
+
+/// A text message due for sending, claimed by the SMS gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutgoingSms {
+    pub id: Uuid,
+    pub user: Option<Uuid>,
+    pub phone: String,
+    pub body: String,
+    pub attempts: i32,
+}
+
+/// A text message as recorded (for the issuer's view of an alert).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmsRecord {
+    pub id: Uuid,
+    pub user: Option<Uuid>,
+    pub phone: String,
+    pub kind: String,
+    pub reference: String,
+    /// pending, sending, sent, failed
+    pub state: String,
+    pub attempts: i32,
+    pub receipt: Option<String>,
+    pub created_at: DateTime<Utc>,
 }

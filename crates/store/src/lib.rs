@@ -364,7 +364,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- eTA: alerts and answers ----
     /// Records an alert for an area and, in the same transaction, notifies
-    /// every person whose phone reported the area at or after `fresh_after`.
+    /// every person whose phone reported the area at or after `fresh_after`,
+    /// and queues a text message (SMS outbox, reference `alert:{id}`) to
+    /// everyone stationed there (profile duty station) with a phone number
+    /// and no enrolled device.
     async fn issue_alert(
         &self,
         a: &NewGeoAlert,
@@ -385,6 +388,26 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditContext,
     ) -> Result<WellbeingReport>;
     async fn latest_wellbeing(&self, user: Uuid) -> Result<Option<WellbeingReport>>;
+
+    // ---- eTA: bulk SMS ----
+    /// Claims up to `limit` text messages due (pending, or sending with an
+    /// expired lease); they stay claimed for five minutes.
+    async fn claim_sms(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<OutgoingSms>>;
+    /// Records the outcome of sending one: the SMSC's message ids (one per
+    /// segment), or an error (retried with back-off, up to five attempts).
+    async fn finish_sms(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<Vec<String>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A delivery receipt for one of the SMSC's message ids; false when the
+    /// id is unknown.
+    async fn sms_receipt(&self, message_id: &str, state: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// The text messages about one thing (e.g. `alert:{id}`), oldest first.
+    async fn sms_for(&self, reference: &str) -> Result<Vec<SmsRecord>>;
+    /// The person whose profile has this phone number (exactly as stored).
+    async fn user_by_phone(&self, phone: &str) -> Result<Option<User>>;
 
     // ---- audit ----
     async fn append_audit(

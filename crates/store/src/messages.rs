@@ -118,3 +118,18 @@ pub fn geo_alert(
         ),
     )
 }
+
+/// The text message of a geo-alert for people without a smartphone: short,
+/// with how to answer.
+pub fn geo_alert_sms(
+    headline: &str,
+    area_name: &str,
+    severity: warden_domain::eta::AlertSeverity,
+    instruction: &str,
+) -> String {
+    format!(
+        "{} alert, {area_name}: {headline}. {} Reply 1 if you are safe, 2 if you need help.",
+        severity.cap(),
+        instruction.trim()
+    )
+}

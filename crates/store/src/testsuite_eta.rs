@@ -23,6 +23,7 @@ where
     access_to_positions_is_audited(&fresh().await).await;
     alerts_reach_everyone_in_the_area(&fresh().await).await;
     level_changes_reach_phones_in_the_area(&fresh().await).await;
+    alerts_text_people_without_smartphones(&fresh().await).await;
     undertakings_and_wellbeing(&fresh().await).await;
 }
 
@@ -702,4 +703,125 @@ pub async fn level_changes_reach_phones_in_the_area(s: &dyn Store) {
             assert_eq!(t.email_state, "none");
         }
     }
+}
+
+pub async fn alerts_text_people_without_smartphones(s: &dyn Store) {
+    seed_geo(s).await;
+    let sa = user(s, "sa", vec![(Role::SecurityAdviser, "AF")]).await;
+    let agency = s
+        .create_agency(
+            &NewAgency {
+                code: "WFP".into(),
+                name: "World Food Programme".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let row = |id: &str, phone: &str, station: AreaCode| ProfileInput {
+        agency: agency.id,
+        personnel_id: id.into(),
+        display_name: format!("Person {id}"),
+        email: String::new(),
+        category: warden_domain::people::PersonnelCategory::NationalStaff,
+        nationality: None,
+        phone: phone.into(),
+        duty_station: Some(station),
+        emergency_contacts: vec![],
+        certificates: vec![],
+    };
+    s.import_profiles(
+        &[
+            row("N1", "+15550000001", kab()),
+            row("N2", "+15550000002", kab()),
+            row("N3", "", kab()),
+            row("N4", "+15550000004", her()),
+        ],
+        &sys(),
+    )
+    .await
+    .unwrap();
+    let ids = s
+        .profile_users(agency.id, &["N1".into(), "N2".into()])
+        .await
+        .unwrap();
+    // N2 has a smartphone with the eTA: no text message for them.
+    let n2 = s.get_user(ids["N2"]).await.unwrap().unwrap();
+    device(s, &n2, "n2").await;
+    let now = now_micros();
+    let issue = |headline: &'static str| NewGeoAlert {
+        area: kab(),
+        headline: headline.into(),
+        description: String::new(),
+        instruction: "Stay indoors".into(),
+        severity: AlertSeverity::Extreme,
+        expires_at: now + Duration::hours(6),
+        issued_by: sa.id,
+    };
+    let a = s
+        .issue_alert(
+            &issue("Shooting near the market"),
+            now - Duration::hours(24),
+            &sys(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.sms_recipients, 1);
+    let sms = s.sms_for(&format!("alert:{}", a.id)).await.unwrap();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(
+        (sms[0].phone.as_str(), sms[0].state.as_str()),
+        ("+15550000001", "pending")
+    );
+    assert_eq!(sms[0].user, Some(ids["N1"]));
+    let claimed = s.claim_sms(10, now).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(claimed[0].body.contains("Shooting near the market"));
+    assert!(claimed[0].body.contains("Reply 1"));
+    assert_eq!(claimed[0].attempts, 1);
+    assert!(s.claim_sms(10, now).await.unwrap().is_empty(), "leased");
+    // The SMSC's receipt may overtake the record of the sending.
+    assert!(!s.sms_receipt("m-1", "ENROUTE", now).await.unwrap());
+    s.finish_sms(claimed[0].id, Ok(vec!["m-1".into(), "m-2".into()]), now)
+        .await
+        .unwrap();
+    let sms = s.sms_for(&format!("alert:{}", a.id)).await.unwrap();
+    assert_eq!(sms[0].receipt.as_deref(), Some("ENROUTE"));
+    assert!(s
+        .sms_receipt("m-2", "DELIVRD", now + Duration::seconds(1))
+        .await
+        .unwrap());
+    assert!(!s.sms_receipt("m-9", "DELIVRD", now).await.unwrap());
+    let sms = s.sms_for(&format!("alert:{}", a.id)).await.unwrap();
+    assert_eq!(
+        (sms[0].state.as_str(), sms[0].receipt.as_deref()),
+        ("sent", Some("DELIVRD"))
+    );
+    // A failure is retried after a pause, then given up.
+    let b = s
+        .issue_alert(&issue("Road blocked"), now - Duration::hours(24), &sys())
+        .await
+        .unwrap();
+    let mut at = now;
+    for attempt in 1..=5 {
+        let c = s.claim_sms(10, at).await.unwrap();
+        assert_eq!(c.len(), 1, "attempt {attempt}");
+        s.finish_sms(c[0].id, Err("SMSC unreachable".into()), at)
+            .await
+            .unwrap();
+        assert!(
+            s.claim_sms(10, at).await.unwrap().is_empty(),
+            "back-off after {attempt}"
+        );
+        at += Duration::minutes(20);
+    }
+    assert!(s.claim_sms(10, at).await.unwrap().is_empty());
+    let sms = s.sms_for(&format!("alert:{}", b.id)).await.unwrap();
+    assert_eq!((sms[0].state.as_str(), sms[0].attempts), ("failed", 5));
+    // Replies come from a phone number: whose is it?
+    assert_eq!(
+        s.user_by_phone("+15550000001").await.unwrap().unwrap().id,
+        ids["N1"]
+    );
+    assert!(s.user_by_phone("+19999999999").await.unwrap().is_none());
 }

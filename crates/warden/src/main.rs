@@ -161,6 +161,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         None => tracing::info!("smtp_host not set: notifications are in-app only"),
     }
+    match warden_server::sms::SmsConfig::from_config(&cfg) {
+        Some(c) => {
+            tracing::info!(smsc = %c.address, "sending SMS over SMPP");
+            tokio::spawn(warden_server::sms::SmsGateway::new(state.store.clone(), c).run());
+        }
+        None => tracing::info!("smpp_address not set: no SMS"),
+    }
     warden_server::eta::spawn_purger(state.clone());
     warden_server::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
