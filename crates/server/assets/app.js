@@ -20,6 +20,7 @@
  *  - [data-legs] with fieldset[data-leg] items: [data-leg-add] and
  *    [data-leg-remove] buttons (which submit to the server without JS) add
  *    and remove legs in place; the new leg starts where the last one ended.
+ *  - Signing out deletes the eTA's offline copy of /eta (Cache Storage).
  */
 (function () {
   'use strict';
@@ -427,6 +428,32 @@
     e.preventDefault();
     if (add) addLeg(container);
     else removeLeg(container, closest(button, '[data-leg]'));
+  });
+
+  /* Sign-out: the eTA's saved page goes too ------------------------------- */
+
+  // The eTA's service worker keeps the last /eta page for offline use; it is
+  // the person's, so signing out on this device deletes it before leaving.
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (!form || !form.getAttribute || form.getAttribute('action') !== '/logout') return;
+    if (!window.caches || form.hasAttribute('data-cleared')) return;
+    e.preventDefault();
+    form.setAttribute('data-cleared', '');
+    var gone = false;
+    var go = function () {
+      if (gone) return;
+      gone = true;
+      form.submit();
+    };
+    var timer = window.setTimeout(go, 1500);
+    window.caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return k.indexOf('warden-eta-') === 0; })
+        .map(function (k) { return window.caches.delete(k); }));
+    }).catch(function () {}).then(function () {
+      window.clearTimeout(timer);
+      go();
+    });
   });
 
   /* Start --------------------------------------------------------------- */

@@ -1,16 +1,25 @@
 //! The eTA operations shared by the API, the pages and the CLI: device
 //! authentication, resolving reports to areas, the rules for who may see
-//! positions, and the purge.
+//! positions, the purge, the person's own contact details, and tracking
+//! (authorised and ended by the DO, overseen by the security roles).
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
+use crate::trips::load_area;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use warden_domain::eta::{self, LocationReport};
-use warden_store::{Device, LocationBatch, ResolvedReport, Store, User};
+use uuid::Uuid;
+use warden_domain::eta::{self, LocationReport, TrackingRequest};
+use warden_domain::people::EmergencyContact;
+use warden_domain::role::has_role_for_country;
+use warden_domain::{CountryCode, Role, RoleGrant, Scope};
+use warden_store::{
+    AdvisoryArea, Area, Device, LocationBatch, NewTracking, Page, PageRequest, Profile,
+    ResolvedReport, Store, StoreError, TrackingAuthorisation, TrackingQuery, User,
+};
 
 /// Most reports one request may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -211,4 +220,362 @@ pub fn spawn_purger(state: AppState) {
             }
         }
     });
+}
+
+// ---------------------------------------------------------------------------
+// the person's own contact details (personal TRIP data corrected in the eTA)
+// ---------------------------------------------------------------------------
+
+/// Most emergency contacts a person keeps.
+pub const MAX_CONTACTS: usize = 5;
+
+/// `+` and 7 to 15 digits, after dropping spaces, dashes, dots and
+/// brackets (a leading `00` counts as `+`). None when it is not a number.
+pub fn normalise_phone(raw: &str) -> Option<String> {
+    let kept: String = raw
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '/' | '\u{2011}')))
+        .collect();
+    let digits = kept.strip_prefix('+').or_else(|| kept.strip_prefix("00"))?;
+    let ok = (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then(|| format!("+{digits}"))
+}
+
+fn plausible_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    e.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+const PHONE_FORMAT: &str =
+    "write the number in international form: + and 7 to 15 digits, e.g. +93 700 123 456";
+
+/// Checks and tidies a person's own phone and emergency contacts: the phone
+/// empty or `+` and 7-15 digits (stored without spaces); each contact with a
+/// name and a phone or an e-mail. Errors name the field
+/// (`emergency_contacts[1].phone`).
+pub fn check_own_contacts(
+    phone: &str,
+    contacts: &[EmergencyContact],
+) -> ApiResult<(String, Vec<EmergencyContact>)> {
+    let phone = match phone.trim() {
+        "" => String::new(),
+        p => normalise_phone(p).ok_or_else(|| ApiError::invalid("phone", PHONE_FORMAT))?,
+    };
+    if contacts.len() > MAX_CONTACTS {
+        return Err(ApiError::invalid(
+            "emergency_contacts",
+            format!("at most {MAX_CONTACTS} emergency contacts"),
+        ));
+    }
+    let mut out = Vec::with_capacity(contacts.len());
+    for (i, c) in contacts.iter().enumerate() {
+        let f = |name: &str| format!("emergency_contacts[{i}].{name}");
+        let name = c.name.trim();
+        if name.is_empty() {
+            return Err(ApiError::invalid(f("name"), "give the contact's name"));
+        }
+        if name.chars().count() > 100 {
+            return Err(ApiError::invalid(f("name"), "at most 100 characters"));
+        }
+        let relation = c.relation.trim();
+        if relation.chars().count() > 60 {
+            return Err(ApiError::invalid(f("relation"), "at most 60 characters"));
+        }
+        let phone = match c.phone.trim() {
+            "" => String::new(),
+            p => normalise_phone(p).ok_or_else(|| ApiError::invalid(f("phone"), PHONE_FORMAT))?,
+        };
+        let email = c.email.trim();
+        if !email.is_empty() && !plausible_email(email) {
+            return Err(ApiError::invalid(
+                f("email"),
+                "not an e-mail address (name@example.org)",
+            ));
+        }
+        if phone.is_empty() && email.is_empty() {
+            return Err(ApiError::invalid(
+                f("phone"),
+                "give a phone number or an e-mail address to reach this contact",
+            ));
+        }
+        out.push(EmergencyContact {
+            name: name.to_string(),
+            relation: relation.to_string(),
+            phone,
+            email: email.to_string(),
+        });
+    }
+    Ok((phone, out))
+}
+
+/// Saves the person's own phone and emergency contacts after checking them.
+pub async fn update_own_contacts(
+    state: &AppState,
+    who: &Authed,
+    phone: &str,
+    contacts: &[EmergencyContact],
+) -> ApiResult<Profile> {
+    let (phone, contacts) = check_own_contacts(phone, contacts)?;
+    state
+        .store
+        .update_own_contacts(who.user.id, &phone, &contacts, &who.audit())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::not_found(
+                "your profile (your agency has not recorded one: ask its security focal point)",
+            ),
+            other => other.into(),
+        })
+}
+
+// ---------------------------------------------------------------------------
+// tracking: authorisation by the DO, oversight
+// ---------------------------------------------------------------------------
+
+/// Roles that oversee tracking in their countries.
+pub const OVERSEERS: [Role; 5] = [
+    Role::Administrator,
+    Role::DesignatedOfficial,
+    Role::SecurityAdviser,
+    Role::RegionalDesk,
+    Role::AgencyFocalPoint,
+];
+
+/// The caller oversees tracking in this country.
+pub fn oversees_country(grants: &[RoleGrant], cc: &CountryCode) -> bool {
+    OVERSEERS
+        .into_iter()
+        .any(|r| has_role_for_country(grants, r, cc))
+}
+
+/// The caller oversees tracking everywhere (an overseeing role held globally).
+pub fn oversees_all(grants: &[RoleGrant]) -> bool {
+    grants
+        .iter()
+        .any(|g| g.scope == Scope::Global && OVERSEERS.contains(&g.role))
+}
+
+/// The countries whose tracking the caller oversees; None: every country.
+pub fn overseen_countries(grants: &[RoleGrant]) -> Option<Vec<CountryCode>> {
+    if oversees_all(grants) {
+        return None;
+    }
+    let mut out: Vec<CountryCode> = grants
+        .iter()
+        .filter(|g| OVERSEERS.contains(&g.role))
+        .filter_map(|g| match &g.scope {
+            Scope::Global => None,
+            Scope::Country(c) => Some(c.clone()),
+            Scope::Area(a) => Some(a.country()),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// In force at `at`, and (oversight) in force longer than the configured limit.
+pub fn tracking_flags(
+    state: &AppState,
+    t: &TrackingAuthorisation,
+    at: DateTime<Utc>,
+) -> (bool, bool) {
+    let active = t.active_at(at);
+    (
+        active,
+        active && eta::tracking_overdue(t.starts_at, at, state.config.tracking_warn_days),
+    )
+}
+
+/// Authorisations the caller oversees: of `country` (which they must
+/// oversee) or, without one, of every country (global roles only).
+pub async fn list_tracking(
+    state: &AppState,
+    who: &Authed,
+    country: Option<&str>,
+    active_at: Option<DateTime<Utc>>,
+    page: &PageRequest,
+) -> ApiResult<Page<TrackingAuthorisation>> {
+    let country = country
+        .map(|c| CountryCode::parse(c).map_err(|e| ApiError::invalid("country", e.message())))
+        .transpose()?;
+    match &country {
+        Some(cc) if !oversees_country(&who.user.grants, cc) => {
+            return Err(ApiError::forbidden(
+                "you have no security role in that country",
+            ))
+        }
+        None if !oversees_all(&who.user.grants) => {
+            return Err(ApiError::invalid(
+                "country",
+                "name a country (only global roles see every country at once)",
+            ))
+        }
+        _ => {}
+    }
+    Ok(state
+        .store
+        .list_tracking(
+            &TrackingQuery {
+                active_at,
+                country,
+                area: None,
+            },
+            page,
+        )
+        .await?)
+}
+
+/// The Designated Official of the area authorises tracking there, for a
+/// window (default start: now), with the crisis as reason.
+pub async fn authorise_tracking(
+    state: &AppState,
+    who: &Authed,
+    area: &str,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: DateTime<Utc>,
+    reason: &str,
+) -> ApiResult<TrackingAuthorisation> {
+    let area = load_area(state, area).await.map_err(|e| match e.code {
+        Code::NotFound | Code::InvalidInput => ApiError::invalid("area", e.message().to_string()),
+        _ => e,
+    })?;
+    if !eta::may_authorise_tracking(&who.user.grants, &area.code, &area.country) {
+        return Err(ApiError::forbidden(format!(
+            "only the Designated Official for {} may authorise tracking there",
+            area.code
+        )));
+    }
+    let at = warden_store::now_micros();
+    let req = TrackingRequest {
+        area: area.code.clone(),
+        starts_at: starts_at.unwrap_or(at),
+        ends_at,
+        reason: reason.trim().to_string(),
+    };
+    req.validate(at)?;
+    Ok(state
+        .store
+        .authorise_tracking(
+            &NewTracking {
+                request: req,
+                authorised_by: who.user.id,
+            },
+            &who.audit(),
+        )
+        .await?)
+}
+
+/// The Designated Official of the area ends an authorisation early.
+pub async fn end_tracking(
+    state: &AppState,
+    who: &Authed,
+    id: Uuid,
+    reason: &str,
+) -> ApiResult<TrackingAuthorisation> {
+    let t = state
+        .store
+        .get_tracking(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("tracking authorisation {id}")))?;
+    if !eta::may_authorise_tracking(&who.user.grants, &t.area, &t.country) {
+        return Err(ApiError::forbidden(format!(
+            "only the Designated Official for {} may end tracking there",
+            t.area
+        )));
+    }
+    if reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "say why tracking ends"));
+    }
+    Ok(state
+        .store
+        .end_tracking(id, who.user.id, reason.trim(), &who.audit())
+        .await?)
+}
+
+/// An area and its entry in the country's travel advisory (None: nothing
+/// published for it yet).
+pub async fn area_with_advisory(
+    state: &AppState,
+    code: &warden_domain::AreaCode,
+) -> ApiResult<(Area, Option<AdvisoryArea>)> {
+    let area = state
+        .store
+        .get_area(code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("area {code}")))?;
+    let entry = state
+        .store
+        .get_advisory(&area.country)
+        .await?
+        .and_then(|a| a.areas.into_iter().find(|x| x.area.code == area.code));
+    Ok((area, entry))
+}
+
+// ---------------------------------------------------------------------------
+// enrolling a phone
+// ---------------------------------------------------------------------------
+
+/// Where the OwnTracks app posts (HTTP mode).
+pub fn owntracks_url(state: &AppState) -> String {
+    format!("{}/api/v1/owntracks", state.config.base_url)
+}
+
+/// Enrols a device for the caller after checking their current TOTP code
+/// (several devices are allowed; the most recently used is the active one).
+/// Returns the device and its token, which is stored only as a digest and
+/// shown once.
+pub async fn enrol_device(
+    state: &AppState,
+    who: &Authed,
+    name: &str,
+    platform: &str,
+    totp: &str,
+) -> ApiResult<(Device, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ApiError::invalid(
+            "name",
+            "give the device a name of 1 to 80 characters",
+        ));
+    }
+    if !["web", "owntracks"].contains(&platform) {
+        return Err(ApiError::invalid("platform", "expected web or owntracks"));
+    }
+    if !who.user.totp_enabled {
+        return Err(ApiError::new(
+            Code::TwoFactorRequired,
+            "set up two-factor authentication (TOTP) before enrolling a device: /account/two-factor",
+        ));
+    }
+    crate::auth::check_totp(state, &who.user, totp).await?;
+    let token = warden_auth::random_token();
+    let d = state
+        .store
+        .create_device(
+            &warden_store::NewDevice {
+                user: who.user.id,
+                name: name.to_string(),
+                platform: platform.to_string(),
+                token_digest: warden_auth::token_digest(&token),
+            },
+            &who.audit(),
+        )
+        .await?;
+    Ok((d, token))
+}
+
+/// The caller holds a role that oversees tracking somewhere.
+pub fn is_overseer(grants: &[RoleGrant]) -> bool {
+    grants.iter().any(|g| OVERSEERS.contains(&g.role))
 }

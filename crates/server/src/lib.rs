@@ -43,6 +43,26 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/map.js"),
     ),
     (
+        "eta.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/eta.js"),
+    ),
+    (
+        "eta-icon.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/eta-icon.svg"),
+    ),
+    (
+        "eta-icon-192.png",
+        "image/png",
+        include_bytes!("../assets/eta-icon-192.png"),
+    ),
+    (
+        "eta-icon-512.png",
+        "image/png",
+        include_bytes!("../assets/eta-icon-512.png"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../assets/favicon.svg"),

@@ -58,6 +58,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/me/location-data"),
     ("get", "/api/v1/me/wellbeing"),
     ("post", "/api/v1/me/wellbeing"),
+    ("get", "/api/v1/me/profile"),
+    ("put", "/api/v1/me/profile"),
     ("get", "/api/v1/tracking"),
     ("post", "/api/v1/tracking"),
     ("post", "/api/v1/tracking/{id}/end"),

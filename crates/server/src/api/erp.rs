@@ -263,7 +263,11 @@ pub async fn get_profile(
     if !(p.user == who.user.id || has_role(&who.user.grants, Role::Administrator) || focal_here) {
         return Err(ApiError::not_found(format!("profile {user}")));
     }
-    Ok(Json(ProfileDto {
+    Ok(Json(profile_dto(p)))
+}
+
+pub fn profile_dto(p: warden_store::Profile) -> ProfileDto {
+    ProfileDto {
         user: p.user,
         username: p.username,
         name: p.display_name,
@@ -286,5 +290,5 @@ pub async fn get_profile(
             .collect(),
         certificates: certificates_dto(&p.certificates),
         updated_at: p.updated_at,
-    }))
+    }
 }

@@ -4,7 +4,7 @@
 //! CAP 1.2) and "I am safe / I need help".
 
 use crate::api::{Body, PageOf, Paging, Path, Query};
-use crate::auth::{check_totp, ApiUser, Authed};
+use crate::auth::{ApiUser, Authed};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::eta::{self as service, DeviceCaller};
 use crate::state::AppState;
@@ -18,14 +18,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use warden_domain::eta::{
-    self, AlertSeverity, FreezeRequest, LocationReport, TrackingRequest, Wellbeing,
-};
-use warden_domain::role::has_role_for_country;
+use warden_domain::eta::{self, AlertSeverity, FreezeRequest, LocationReport, Wellbeing};
 use warden_domain::Role;
 use warden_store::{
-    Device, Freeze, FreezeQuery, GeoAlert, NewDevice, NewFreeze, NewGeoAlert, NewTracking,
-    NewWellbeing, Position, TrackingAuthorisation, TrackingQuery, WellbeingReport,
+    Device, Freeze, FreezeQuery, GeoAlert, NewFreeze, NewGeoAlert, NewWellbeing, Position,
+    TrackingAuthorisation, TrackingQuery, WellbeingReport,
 };
 
 fn now() -> DateTime<Utc> {
@@ -108,42 +105,13 @@ pub async fn enrol(
     ApiUser(who): ApiUser,
     Body(r): Body<EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<EnrolledDto>)> {
-    let name = r.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(ApiError::invalid(
-            "name",
-            "give the device a name of 1 to 80 characters",
-        ));
-    }
-    if !["web", "owntracks"].contains(&r.platform.as_str()) {
-        return Err(ApiError::invalid("platform", "expected web or owntracks"));
-    }
-    if !who.user.totp_enabled {
-        return Err(ApiError::new(
-            Code::TwoFactorRequired,
-            "set up two-factor authentication (TOTP) before enrolling a device: /enrol",
-        ));
-    }
-    check_totp(&state, &who.user, &r.totp).await?;
-    let token = warden_auth::random_token();
-    let d = state
-        .store
-        .create_device(
-            &NewDevice {
-                user: who.user.id,
-                name: name.to_string(),
-                platform: r.platform.clone(),
-                token_digest: warden_auth::token_digest(&token),
-            },
-            &who.audit(),
-        )
-        .await?;
+    let (d, token) = service::enrol_device(&state, &who, &r.name, &r.platform, &r.totp).await?;
     Ok((
         StatusCode::CREATED,
         Json(EnrolledDto {
             device: devices_dto(vec![d]).remove(0),
             owntracks: OwnTracksSettings {
-                url: format!("{}/api/v1/owntracks", state.config.base_url),
+                url: service::owntracks_url(&state),
                 username: who.user.username.clone(),
                 password: token.clone(),
             },
@@ -233,23 +201,12 @@ async fn area_advisory(
     state: &AppState,
     code: &warden_domain::AreaCode,
 ) -> ApiResult<AreaAdvisoryDto> {
-    let area = state
-        .store
-        .get_area(code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("area {code}")))?;
-    let advisory = state
-        .store
-        .get_advisory(&area.country)
-        .await?
-        .and_then(|a| a.areas.into_iter().find(|x| x.area.code == area.code))
-        .map(|a| a.text)
-        .unwrap_or_default();
+    let (area, entry) = service::area_with_advisory(state, code).await?;
     Ok(AreaAdvisoryDto {
         code: area.code.to_string(),
         name: area.name,
         level: area.level.map(|l| l.get()),
-        advisory,
+        advisory: entry.map(|e| e.text).unwrap_or_default(),
     })
 }
 
@@ -451,10 +408,9 @@ pub struct TrackingDto {
 }
 
 fn tracking_dto(state: &AppState, t: TrackingAuthorisation) -> TrackingDto {
-    let at = now();
-    let active = t.active_at(at);
+    let (active, overdue) = service::tracking_flags(state, &t, now());
     TrackingDto {
-        overdue: active && eta::tracking_overdue(t.starts_at, at, state.config.tracking_warn_days),
+        overdue,
         active,
         id: t.id,
         area: t.area.to_string(),
@@ -481,33 +437,7 @@ pub async fn authorise_tracking(
     ApiUser(who): ApiUser,
     Body(r): Body<TrackingIn>,
 ) -> ApiResult<(StatusCode, Json<TrackingDto>)> {
-    let area = load_area(&state, &r.area).await.map_err(|e| match e.code {
-        Code::NotFound | Code::InvalidInput => ApiError::invalid("area", e.detail),
-        _ => e,
-    })?;
-    if !eta::may_authorise_tracking(&who.user.grants, &area.code, &area.country) {
-        return Err(ApiError::forbidden(format!(
-            "only the Designated Official for {} may authorise tracking there",
-            area.code
-        )));
-    }
-    let at = now();
-    let req = TrackingRequest {
-        area: area.code.clone(),
-        starts_at: r.starts_at.unwrap_or(at),
-        ends_at: r.ends_at,
-        reason: r.reason.trim().to_string(),
-    };
-    req.validate(at)?;
-    let t = state
-        .store
-        .authorise_tracking(
-            &NewTracking {
-                request: req,
-                authorised_by: who.user.id,
-            },
-            &who.audit(),
-        )
+    let t = service::authorise_tracking(&state, &who, &r.area, r.starts_at, r.ends_at, &r.reason)
         .await?;
     Ok((StatusCode::CREATED, Json(tracking_dto(&state, t))))
 }
@@ -525,7 +455,7 @@ pub struct TrackingFilter {
 
 /// Oversight of tracking: authorisations, newest first, each flagged
 /// `overdue` when it has been in force longer than the limit. Security
-/// roles see their countries; administrators and the global desk see all.
+/// roles see their countries; global roles may list every country at once.
 #[utoipa::path(get, path = "/api/v1/tracking", tag = "eta", security(("bearer" = [])), params(TrackingFilter),
     responses((status = 200, body = PageOf<TrackingDto>), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_tracking(
@@ -533,62 +463,19 @@ pub async fn list_tracking(
     ApiUser(who): ApiUser,
     Query(f): Query<TrackingFilter>,
 ) -> ApiResult<Json<PageOf<TrackingDto>>> {
-    let country = f
-        .country
-        .as_deref()
-        .map(|c| {
-            warden_domain::CountryCode::parse(c)
-                .map_err(|e| ApiError::invalid("country", e.message()))
-        })
-        .transpose()?;
-    let overseer = |cc: &warden_domain::CountryCode| {
-        [
-            Role::Administrator,
-            Role::DesignatedOfficial,
-            Role::SecurityAdviser,
-            Role::RegionalDesk,
-            Role::AgencyFocalPoint,
-        ]
-        .into_iter()
-        .any(|r| has_role_for_country(&who.user.grants, r, cc))
-    };
-    let global = who.user.grants.iter().any(|g| {
-        g.scope == warden_domain::Scope::Global
-            && matches!(
-                g.role,
-                Role::Administrator | Role::RegionalDesk | Role::AgencyFocalPoint
-            )
-    });
-    match &country {
-        Some(cc) if !overseer(cc) => {
-            return Err(ApiError::forbidden(
-                "you have no security role in that country",
-            ))
-        }
-        None if !global => {
-            return Err(ApiError::invalid(
-                "country",
-                "name a country (only global roles see every country at once)",
-            ))
-        }
-        _ => {}
-    }
     let page = Paging {
         limit: f.limit,
         offset: f.offset,
     }
     .request();
-    let p = state
-        .store
-        .list_tracking(
-            &TrackingQuery {
-                active_at: f.active.then(now),
-                country,
-                area: None,
-            },
-            &page,
-        )
-        .await?;
+    let p = service::list_tracking(
+        &state,
+        &who,
+        f.country.as_deref(),
+        f.active.then(now),
+        &page,
+    )
+    .await?;
     Ok(Json(PageOf::map(p, |t| tracking_dto(&state, t))))
 }
 
@@ -609,24 +496,7 @@ pub async fn end_tracking(
     Path(id): Path<Uuid>,
     Body(r): Body<ReasonIn>,
 ) -> ApiResult<Json<TrackingDto>> {
-    let t = state
-        .store
-        .get_tracking(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("tracking authorisation {id}")))?;
-    if !eta::may_authorise_tracking(&who.user.grants, &t.area, &t.country) {
-        return Err(ApiError::forbidden(format!(
-            "only the Designated Official for {} may end tracking there",
-            t.area
-        )));
-    }
-    if r.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "say why tracking ends"));
-    }
-    let t = state
-        .store
-        .end_tracking(id, who.user.id, r.reason.trim(), &who.audit())
-        .await?;
+    let t = service::end_tracking(&state, &who, id, &r.reason).await?;
     Ok(Json(tracking_dto(&state, t)))
 }
 
@@ -1335,4 +1205,75 @@ pub async fn get_wellbeing(
             .await?
             .map(WellbeingDto::from),
     ))
+}
+
+// ---------------------------------------------------------------------------
+// my profile: the person corrects their own contact details
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    pub name: String,
+    #[serde(default)]
+    pub relation: String,
+    /// International form: `+` and 7 to 15 digits (spaces allowed).
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnProfileIn {
+    /// My phone: `+` and 7 to 15 digits (spaces, dashes and brackets are
+    /// dropped), or empty.
+    pub phone: String,
+    /// Up to 5; each with a name and a phone or an e-mail. Replaces the list.
+    pub emergency_contacts: Vec<ContactIn>,
+}
+
+async fn own_profile(state: &AppState, who: &Authed) -> ApiResult<warden_store::Profile> {
+    state.store.get_profile(who.user.id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "your profile (your agency has not recorded one: ask its security focal point)",
+        )
+    })
+}
+
+/// My traveller's profile, as my agency recorded it and as I corrected it.
+#[utoipa::path(get, path = "/api/v1/me/profile", tag = "eta", security(("bearer" = [])),
+    responses((status = 200, body = crate::api::erp::ProfileDto), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_my_profile(
+    State(state): State<AppState>,
+    ApiUser(who): ApiUser,
+) -> ApiResult<Json<crate::api::erp::ProfileDto>> {
+    Ok(Json(crate::api::erp::profile_dto(
+        own_profile(&state, &who).await?,
+    )))
+}
+
+/// Correct my phone and emergency contacts (the rest of the profile comes
+/// from my agency). Recorded in the audit log.
+#[utoipa::path(put, path = "/api/v1/me/profile", tag = "eta", security(("bearer" = [])), request_body = OwnProfileIn,
+    responses((status = 200, body = crate::api::erp::ProfileDto), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_my_profile(
+    State(state): State<AppState>,
+    ApiUser(who): ApiUser,
+    Body(r): Body<OwnProfileIn>,
+) -> ApiResult<Json<crate::api::erp::ProfileDto>> {
+    let contacts: Vec<warden_domain::people::EmergencyContact> = r
+        .emergency_contacts
+        .into_iter()
+        .map(|c| warden_domain::people::EmergencyContact {
+            name: c.name,
+            relation: c.relation,
+            phone: c.phone,
+            email: c.email,
+        })
+        .collect();
+    let p = service::update_own_contacts(&state, &who, &r.phone, &contacts).await?;
+    Ok(Json(crate::api::erp::profile_dto(p)))
 }

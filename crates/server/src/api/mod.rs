@@ -133,7 +133,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         eta::authorise_tracking, eta::list_tracking, eta::end_tracking, eta::positions,
         eta::get_undertaking, eta::accept_undertaking, eta::create_freeze, eta::lift_freeze, eta::list_freezes,
         eta::my_data, eta::delete_my_data, eta::issue_alert, eta::list_alerts, eta::get_alert, eta::get_alert_cap,
-        eta::post_wellbeing, eta::get_wellbeing,
+        eta::post_wellbeing, eta::get_wellbeing, eta::get_my_profile, eta::put_my_profile,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -247,6 +247,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/me/wellbeing",
             get(eta::get_wellbeing).post(eta::post_wellbeing),
+        )
+        .route(
+            "/me/profile",
+            get(eta::get_my_profile).put(eta::put_my_profile),
         )
         .route(
             "/tracking",

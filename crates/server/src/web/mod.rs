@@ -2,6 +2,7 @@
 //! and small conveniences are progressive enhancements.
 
 mod assessments;
+mod eta;
 mod pages;
 mod session;
 mod trips;
@@ -46,6 +47,19 @@ pub fn router() -> Router<AppState> {
             "/areas/{code}/settings",
             get(trips::settings).post(trips::set_mode),
         )
+        .route("/eta", get(eta::page))
+        .route("/eta/wellbeing", post(eta::wellbeing))
+        .route("/eta/profile", post(eta::profile))
+        .route("/eta/read", post(eta::read))
+        .route("/eta/devices", post(eta::enrol))
+        .route("/eta/devices/{id}/revoke", post(eta::revoke))
+        .route("/eta/manifest.webmanifest", get(eta::manifest))
+        .route("/eta/sw.js", get(eta::service_worker))
+        .route("/me/location-data", get(eta::location_data))
+        .route("/me/location-data/delete", post(eta::delete_location_data))
+        .route("/alerts/{id}", get(eta::alert))
+        .route("/tracking", get(eta::tracking).post(eta::authorise))
+        .route("/tracking/{id}/end", post(eta::end))
         .route("/login", get(session::login_form).post(session::login))
         .route("/login/totp", get(session::totp_form).post(session::totp))
         .route(
@@ -90,6 +104,8 @@ pub struct Base {
     pub is_admin: bool,
     /// Security advisers and Designated Officials: they see the clearance queue.
     pub is_reviewer: bool,
+    /// Security roles that oversee tracking (`crate::eta::OVERSEERS`).
+    pub oversees_tracking: bool,
     pub nav: &'static str,
     pub path: String,
     pub flash: Option<(String, String)>,
@@ -114,6 +130,7 @@ impl Base {
             is_staff: who.is_some_and(|a| staff_roles.iter().any(|r| has_role(&a.user.grants, *r))),
             is_admin: who.is_some_and(|a| has_role(&a.user.grants, Role::Administrator)),
             is_reviewer: who.is_some_and(crate::trips::is_reviewer),
+            oversees_tracking: who.is_some_and(|a| crate::eta::is_overseer(&a.user.grants)),
             nav,
             path: path.to_string(),
             flash: None,

@@ -417,7 +417,7 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-fn trip_row(t: &T, tr: TravelRequest) -> TripRow {
+pub(super) fn trip_row(t: &T, tr: TravelRequest) -> TripRow {
     let route = tr
         .legs
         .first()
