@@ -63,10 +63,17 @@ impl FromRequestParts<AppState> for DeviceCaller {
                 "the Authorization header must be `Bearer <device token>` or HTTP Basic",
             ));
         };
-        let found = state
-            .store
-            .device_by_token(&warden_auth::token_digest(&token))
-            .await?;
+        let digest = warden_auth::token_digest(&token);
+        let found = match state.devices.get(&digest) {
+            Some(hit) => Some(hit),
+            None => {
+                let found = state.store.device_by_token(&digest).await?;
+                if let Some((d, u)) = &found {
+                    state.devices.put(digest, d.clone(), u.clone());
+                }
+                found
+            }
+        };
         match found {
             Some((device, user)) if username.as_deref().is_none_or(|u| u == user.username) => {
                 Ok(DeviceCaller { device, user })
@@ -76,6 +83,44 @@ impl FromRequestParts<AppState> for DeviceCaller {
                 "unknown or revoked device token (or the user name does not match it): enrol the device again",
             )),
         }
+    }
+}
+
+/// Devices and their people by token digest, for a minute: a phone reports
+/// often, and reading its device and user each time would cost more than
+/// storing the report. Safe because the store refuses, in the ingest
+/// transaction itself, a batch of a device revoked meanwhile; a revocation
+/// through this service also drops the entry at once.
+#[derive(Default)]
+pub struct DeviceCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Device, User)>>,
+}
+
+impl DeviceCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    const MAX: usize = 250_000;
+
+    pub fn get(&self, digest: &str) -> Option<(Device, User)> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(digest)
+            .filter(|(at, ..)| at.elapsed() < Self::TTL)
+            .map(|(_, d, u)| (d.clone(), u.clone()))
+    }
+
+    pub fn put(&self, digest: String, d: Device, u: User) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.retain(|_, (at, ..)| at.elapsed() < Self::TTL);
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+        }
+        map.insert(digest, (std::time::Instant::now(), d, u));
+    }
+
+    pub fn forget_device(&self, device: uuid::Uuid) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (_, d, _)| d.id != device);
     }
 }
 
@@ -140,6 +185,10 @@ security, for the purpose and area for which access was authorised; I will not c
 that purpose; I understand that every access is recorded and that misuse will be dealt with under the rules \
 of my own organisation.";
 
+/// Positions per purge step: one short transaction, so that ingest waits
+/// at most one step (a few milliseconds).
+pub const PURGE_CHUNK: i64 = 1_000;
+
 /// What a purge run removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PurgeTotals {
@@ -171,7 +220,8 @@ pub async fn purge(
             Some(n) => after = Some(n),
             None => break,
         }
-        tokio::task::yield_now().await;
+        // Let the writers waiting behind this step through before the next.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     if totals.positions + totals.last_locations > 0 {
         store
@@ -203,7 +253,7 @@ pub fn spawn_purger(state: AppState) {
                 state.store.as_ref(),
                 state.config.location_retention_hours,
                 warden_store::now_micros(),
-                5_000,
+                PURGE_CHUNK,
                 |_| {},
             )
             .await

@@ -12,6 +12,7 @@ pub mod mailer;
 pub mod metrics;
 pub mod publishing;
 pub mod service;
+pub mod sms;
 pub mod state;
 pub mod trips;
 pub mod web;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub geo: Arc<RwLock<Arc<GeoCache>>>,
     pub limiter: Arc<RateLimiter>,
     pub metrics: Arc<Metrics>,
+    /// Devices recently seen, by token digest (eTA ingest).
+    pub devices: Arc<crate::eta::DeviceCache>,
 }
 
 /// Area geometry prepared for lookups and maps, rebuilt when areas change.
@@ -102,6 +104,7 @@ impl AppState {
             geo: Arc::new(RwLock::new(Arc::new(geo))),
             limiter: Arc::new(limiter),
             metrics: Arc::new(Metrics::new()),
+            devices: Arc::new(crate::eta::DeviceCache::default()),
         })
     }
 

@@ -175,47 +175,83 @@ fn frozen(user: &str, at: &str) -> String {
     )
 }
 
-/// The writes of one location batch, inside the group-commit transaction.
-pub(crate) async fn ingest_tx(
-    tx: &mut Transaction<'_, Sqlite>,
-    b: &LocationBatch,
-) -> Result<IngestOutcome> {
-    let received = ts(&b.received_at);
-    let used = sqlx::query(
-        "UPDATE devices SET last_seen_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-    )
-    .bind(&received)
-    .bind(b.device.to_string())
-    .bind(b.user.to_string())
-    .execute(&mut **tx)
-    .await
-    .map_err(be)?
-    .rows_affected();
-    if used == 0 {
-        return Err(StoreError::Conflict(
-            "this device was revoked: enrol it again".into(),
-        ));
-    }
-    let mut out = IngestOutcome {
-        accepted: b.reports.len() as u32,
-        ..Default::default()
-    };
-    let mut order: Vec<&ResolvedReport> = b.reports.iter().collect();
-    order.sort_by_key(|r| r.report.recorded_at);
-    let Some(latest) = order.last().copied() else {
-        return Ok(out);
-    };
+/// The state of one person's place while a group of batches is applied.
+#[derive(Clone, PartialEq)]
+struct Place {
+    device: String,
+    area: Option<String>,
+    since: String,
+    reported_at: String,
+}
 
-    // Precise positions: only where and when a tracking authorisation is in force.
-    let placed: Vec<&ResolvedReport> = order.iter().copied().filter(|r| r.area.is_some()).collect();
-    if let (Some(first), Some(last)) = (placed.first(), placed.last()) {
+/// The writes of many location batches (of many devices) inside the
+/// group-commit transaction, set-wise: a handful of statements whatever the
+/// number of batches. Batches are applied in order, so the outcome is the
+/// one of applying them one after the other. A batch of a revoked device is
+/// a Conflict and writes nothing. The outer error (a database failure)
+/// means nothing of the group can be trusted: the caller rolls it back.
+pub(crate) async fn ingest_group_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    batches: &[&LocationBatch],
+) -> Result<Vec<Result<IngestOutcome>>> {
+    use std::collections::{HashMap, HashSet};
+    // 1. Devices: which are live, marked used.
+    let mut ids: Vec<String> = batches.iter().map(|b| b.device.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut live = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT id, user_id FROM devices WHERE revoked_at IS NULL AND id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.as_str());
+        }
+        sep.push_unseparated(")");
+        for r in q.build().fetch_all(&mut **tx).await.map_err(be)? {
+            live.insert((r.get::<String, _>("id"), r.get::<String, _>("user_id")));
+        }
+    }
+    let ok: Vec<bool> = batches
+        .iter()
+        .map(|b| live.contains(&(b.device.to_string(), b.user.to_string())))
+        .collect();
+    let mut last_seen: HashMap<String, String> = HashMap::new();
+    for (b, _) in batches.iter().zip(&ok).filter(|(_, ok)| **ok) {
+        let at = ts(&b.received_at);
+        let e = last_seen.entry(b.device.to_string()).or_default();
+        if *e < at {
+            *e = at;
+        }
+    }
+    if !last_seen.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new("WITH seen(id, at) AS (");
+        q.push_values(last_seen.iter(), |mut v, (id, at)| {
+            v.push_bind(id.as_str()).push_bind(at.as_str());
+        });
+        q.push(") UPDATE devices SET last_seen_at = (SELECT at FROM seen WHERE seen.id = devices.id) WHERE id IN (SELECT id FROM seen)");
+        q.build().execute(&mut **tx).await.map_err(be)?;
+    }
+
+    // 2. Precise positions: only where and when a tracking authorisation is in force.
+    let (mut lo, mut hi) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
+    for (b, _) in batches.iter().zip(&ok).filter(|(_, ok)| **ok) {
+        for r in b.reports.iter().filter(|r| r.area.is_some()) {
+            let t = r.report.recorded_at;
+            lo = Some(lo.map_or(t, |l| l.min(t)));
+            hi = Some(hi.map_or(t, |h| h.max(t)));
+        }
+    }
+    let mut kept_per_batch = vec![0u32; batches.len()];
+    if let (Some(lo), Some(hi)) = (lo, hi) {
         let auths = sqlx::query(
             "SELECT id, area_code, starts_at, ends_at, ended_at FROM tracking_authorisations \
              WHERE starts_at <= ? AND ends_at > ? AND (ended_at IS NULL OR ended_at > ?)",
         )
-        .bind(ts(&last.report.recorded_at))
-        .bind(ts(&first.report.recorded_at))
-        .bind(ts(&first.report.recorded_at))
+        .bind(ts(&hi))
+        .bind(ts(&lo))
+        .bind(ts(&lo))
         .fetch_all(&mut **tx)
         .await
         .map_err(be)?;
@@ -230,23 +266,28 @@ pub(crate) async fn ingest_tx(
                     opt_ts(a, "ended_at")?,
                 ));
             }
-            let kept: Vec<(&ResolvedReport, &str)> = placed
-                .iter()
-                .filter_map(|r| {
-                    let code = r.area.as_ref()?.as_str();
-                    covering
-                        .iter()
-                        .find(|(_, a, s, e, ended)| {
-                            a == code && tracking_active(*s, *e, *ended, r.report.recorded_at)
-                        })
-                        .map(|(id, ..)| (*r, id.as_str()))
-                })
-                .collect();
+            let mut kept = vec![];
+            for (i, (b, ok)) in batches.iter().zip(&ok).enumerate() {
+                if !ok {
+                    continue;
+                }
+                for r in &b.reports {
+                    let Some(code) = r.area.as_ref().map(|a| a.as_str()) else {
+                        continue;
+                    };
+                    if let Some((id, ..)) = covering.iter().find(|(_, a, s, e, ended)| {
+                        a == code && tracking_active(*s, *e, *ended, r.report.recorded_at)
+                    }) {
+                        kept.push((*b, r, id.as_str()));
+                        kept_per_batch[i] += 1;
+                    }
+                }
+            }
             for chunk in kept.chunks(1000) {
                 let mut q = QueryBuilder::<Sqlite>::new(
                     "INSERT INTO positions (user_id, device_id, tracking_id, area_code, lat, lon, accuracy_m, recorded_at, received_at) ",
                 );
-                q.push_values(chunk, |mut v, (r, tracking)| {
+                q.push_values(chunk, |mut v, (b, r, tracking)| {
                     v.push_bind(b.user.to_string())
                         .push_bind(b.device.to_string())
                         .push_bind(*tracking)
@@ -255,104 +296,205 @@ pub(crate) async fn ingest_tx(
                         .push_bind(r.report.lon)
                         .push_bind(r.report.accuracy_m)
                         .push_bind(ts(&r.report.recorded_at))
-                        .push_bind(&received);
+                        .push_bind(ts(&b.received_at));
                 });
                 q.build().execute(&mut **tx).await.map_err(be)?;
             }
-            out.positions_kept = kept.len() as u32;
         }
     }
 
-    // The area: the latest report's, since the start of its run of reports
-    // in that area.
-    let now_area = latest.area.clone();
-    let run_start = order
+    // 3. Each person's area: read the stored places once, apply the batches
+    // in order, write back what changed.
+    let mut users: Vec<String> = batches
         .iter()
-        .rev()
-        .take_while(|r| r.area == now_area)
-        .last()
-        .map(|r| r.report.recorded_at)
-        .unwrap_or(latest.report.recorded_at);
-    let whole_batch = order.iter().all(|r| r.area == now_area);
-    let latest_at = ts(&latest.report.recorded_at);
-    let prev =
-        sqlx::query("SELECT area_code, since, reported_at FROM last_locations WHERE user_id = ?")
-            .bind(b.user.to_string())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(be)?;
-    let area_str = now_area.as_ref().map(|a| a.as_str().to_string());
-    match prev {
-        Some(p) if p.get::<String, _>("reported_at") > latest_at => {
-            // A late batch: the stored place is newer.
-            out.area = p
-                .get::<Option<String>, _>("area_code")
-                .as_deref()
-                .map(area)
-                .transpose()?;
-            return Ok(out);
+        .zip(&ok)
+        .filter(|(b, ok)| **ok && !b.reports.is_empty())
+        .map(|(b, _)| b.user.to_string())
+        .collect();
+    users.sort();
+    users.dedup();
+    let mut stored: HashMap<String, Place> = HashMap::new();
+    for chunk in users.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT user_id, device_id, area_code, since, reported_at FROM last_locations WHERE user_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for u in chunk {
+            sep.push_bind(u.as_str());
         }
-        Some(p) if p.get::<Option<String>, _>("area_code") == area_str => {
-            let since = if whole_batch {
-                p.get::<String, _>("since")
-            } else {
-                ts(&run_start)
-            };
-            sqlx::query(
-                "UPDATE last_locations SET device_id = ?, since = ?, reported_at = ? WHERE user_id = ?",
-            )
-            .bind(b.device.to_string())
-            .bind(since)
-            .bind(&latest_at)
-            .bind(b.user.to_string())
-            .execute(&mut **tx)
-            .await
-            .map_err(be)?;
-        }
-        _ => {
-            sqlx::query(
-                "INSERT INTO last_locations (user_id, device_id, area_code, since, reported_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (user_id) DO UPDATE SET device_id = excluded.device_id, area_code = excluded.area_code, \
-                 since = excluded.since, reported_at = excluded.reported_at",
-            )
-            .bind(b.user.to_string())
-            .bind(b.device.to_string())
-            .bind(&area_str)
-            .bind(ts(&run_start))
-            .bind(&latest_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(be)?;
-            if let Some(code) = &now_area {
-                let a = sqlx::query(
-                    "SELECT a.name, a.level, COALESCE(v.text, '') AS advisory FROM areas a \
-                     LEFT JOIN advisory_areas v ON v.area_code = a.code WHERE a.code = ?",
-                )
-                .bind(code.as_str())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(be)?
-                .ok_or_else(|| StoreError::NotFound(format!("area {code}")))?;
-                let (subject, body) =
-                    messages::area_entered(a.get("name"), a.get("level"), a.get("advisory"));
-                sqlx::query(
-                    "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) \
-                     VALUES (?, ?, 'eta.area_entered', ?, ?, '/eta', ?, 'none')",
-                )
-                .bind(Uuid::now_v7().to_string())
-                .bind(b.user.to_string())
-                .bind(subject)
-                .bind(body)
-                .bind(&received)
-                .execute(&mut **tx)
-                .await
-                .map_err(be)?;
-                out.entered = Some(code.clone());
-            }
+        sep.push_unseparated(")");
+        for r in q.build().fetch_all(&mut **tx).await.map_err(be)? {
+            stored.insert(
+                r.get("user_id"),
+                Place {
+                    device: r.get("device_id"),
+                    area: r.get("area_code"),
+                    since: r.get("since"),
+                    reported_at: r.get("reported_at"),
+                },
+            );
         }
     }
-    out.area = now_area;
-    Ok(out)
+    let before = stored.clone();
+    let mut outcomes = Vec::with_capacity(batches.len());
+    // (user, area entered, received) for the advisories to send.
+    let mut entered = vec![];
+    for (i, (b, ok)) in batches.iter().zip(&ok).enumerate() {
+        if !ok {
+            outcomes.push(Err(StoreError::Conflict(
+                "this device was revoked: enrol it again".into(),
+            )));
+            continue;
+        }
+        let mut out = IngestOutcome {
+            accepted: b.reports.len() as u32,
+            positions_kept: kept_per_batch[i],
+            ..Default::default()
+        };
+        let mut order: Vec<&ResolvedReport> = b.reports.iter().collect();
+        order.sort_by_key(|r| r.report.recorded_at);
+        let user = b.user.to_string();
+        let Some(latest) = order.last().copied() else {
+            out.area = stored
+                .get(&user)
+                .and_then(|p| p.area.as_deref())
+                .map(area)
+                .transpose()?;
+            outcomes.push(Ok(out));
+            continue;
+        };
+        let now_area = latest.area.as_ref().map(|a| a.as_str().to_string());
+        let run_start = order
+            .iter()
+            .rev()
+            .take_while(|r| r.area.as_ref().map(|a| a.as_str()) == now_area.as_deref())
+            .last()
+            .map(|r| r.report.recorded_at)
+            .unwrap_or(latest.report.recorded_at);
+        let whole_batch = order
+            .iter()
+            .all(|r| r.area.as_ref().map(|a| a.as_str()) == now_area.as_deref());
+        let latest_at = ts(&latest.report.recorded_at);
+        match stored.get(&user) {
+            Some(p) if p.reported_at > latest_at => {
+                // A late batch: the stored place is newer.
+                out.area = p.area.as_deref().map(area).transpose()?;
+                outcomes.push(Ok(out));
+                continue;
+            }
+            Some(p) if p.area == now_area => {
+                let since = if whole_batch {
+                    p.since.clone()
+                } else {
+                    ts(&run_start)
+                };
+                stored.insert(
+                    user,
+                    Place {
+                        device: b.device.to_string(),
+                        area: now_area.clone(),
+                        since,
+                        reported_at: latest_at,
+                    },
+                );
+            }
+            _ => {
+                stored.insert(
+                    user.clone(),
+                    Place {
+                        device: b.device.to_string(),
+                        area: now_area.clone(),
+                        since: ts(&run_start),
+                        reported_at: latest_at,
+                    },
+                );
+                if let Some(code) = &latest.area {
+                    entered.push((user, code.clone(), ts(&b.received_at)));
+                    out.entered = Some(code.clone());
+                }
+            }
+        }
+        out.area = latest.area.clone();
+        outcomes.push(Ok(out));
+    }
+    let changed: Vec<(&String, &Place)> = stored
+        .iter()
+        .filter(|(u, p)| before.get(*u) != Some(*p))
+        .collect();
+    for chunk in changed.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO last_locations (user_id, device_id, area_code, since, reported_at) ",
+        );
+        q.push_values(chunk, |mut v, (u, p)| {
+            v.push_bind(u.as_str())
+                .push_bind(p.device.as_str())
+                .push_bind(p.area.as_deref())
+                .push_bind(p.since.as_str())
+                .push_bind(p.reported_at.as_str());
+        });
+        q.push(
+            " ON CONFLICT (user_id) DO UPDATE SET device_id = excluded.device_id, area_code = excluded.area_code, \
+             since = excluded.since, reported_at = excluded.reported_at",
+        );
+        q.build().execute(&mut **tx).await.map_err(be)?;
+    }
+
+    // 4. The advisory of each area entered, to the person who entered it.
+    if !entered.is_empty() {
+        let mut codes: Vec<&str> = entered.iter().map(|(_, c, _)| c.as_str()).collect();
+        codes.sort();
+        codes.dedup();
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT a.code, a.name, a.level, COALESCE(v.text, '') AS advisory FROM areas a \
+             LEFT JOIN advisory_areas v ON v.area_code = a.code WHERE a.code IN (",
+        );
+        let mut sep = q.separated(", ");
+        for c in &codes {
+            sep.push_bind(*c);
+        }
+        sep.push_unseparated(")");
+        let mut texts = HashMap::new();
+        for r in q.build().fetch_all(&mut **tx).await.map_err(be)? {
+            let code: String = r.get("code");
+            texts.insert(
+                code,
+                messages::area_entered(r.get("name"), r.get("level"), r.get("advisory")),
+            );
+        }
+        for chunk in entered.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO notifications (id, user_id, kind, subject, body, link, created_at, email_state) ",
+            );
+            let mut missing = None;
+            q.push_values(chunk, |mut v, (u, code, at)| {
+                let (subject, body) = texts.get(code.as_str()).cloned().unwrap_or_else(|| {
+                    missing = Some(code.clone());
+                    Default::default()
+                });
+                v.push_bind(Uuid::now_v7().to_string())
+                    .push_bind(u.as_str())
+                    .push_bind("eta.area_entered")
+                    .push_bind(subject)
+                    .push_bind(body)
+                    .push_bind("/eta")
+                    .push_bind(at.as_str())
+                    .push_bind("none");
+            });
+            if let Some(code) = missing {
+                return Err(StoreError::NotFound(format!("area {code}")));
+            }
+            q.build().execute(&mut **tx).await.map_err(be)?;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The writes of one location batch.
+pub(crate) async fn ingest_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    b: &LocationBatch,
+) -> Result<IngestOutcome> {
+    ingest_group_tx(tx, &[b]).await?.remove(0)
 }
 
 impl SqliteStore {

@@ -86,8 +86,57 @@ async fn run(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
                 continue;
             }
         };
-        let mut results = Vec::with_capacity(batch.len());
-        for j in &batch {
+        // Location batches together, set-wise, under one savepoint; after a
+        // database error there, each alone like the other jobs.
+        let mut results: Vec<Option<Result<Done>>> = (0..batch.len()).map(|_| None).collect();
+        let locations: Vec<(usize, &LocationBatch)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| match &j.work {
+                Work::Locations(b) => Some((i, b)),
+                _ => None,
+            })
+            .collect();
+        if locations.len() > 1 {
+            let batches: Vec<&LocationBatch> = locations.iter().map(|(_, b)| *b).collect();
+            let together = async {
+                sqlx::query("SAVEPOINT locations")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                match crate::eta::ingest_group_tx(&mut tx, &batches).await {
+                    Ok(outs) => {
+                        sqlx::query("RELEASE locations")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Ok(Some(outs))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "location batches written one by one");
+                        sqlx::query("ROLLBACK TO locations")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        sqlx::query("RELEASE locations")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Ok::<_, StoreError>(None)
+                    }
+                }
+            }
+            .await;
+            if let Ok(Some(outs)) = together {
+                for ((i, _), out) in locations.iter().zip(outs) {
+                    results[*i] = Some(out.map(Done::Ingested));
+                }
+            }
+        }
+        for (j, slot) in batch.iter().zip(results.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
             let r = async {
                 sqlx::query("SAVEPOINT job")
                     .execute(&mut *tx)
@@ -107,10 +156,11 @@ async fn run(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
                 r
             }
             .await;
-            results.push(r);
+            *slot = Some(r);
         }
         let committed = tx.commit().await.map_err(be);
         for (j, r) in batch.into_iter().zip(results) {
+            let r = r.unwrap_or_else(|| Err(StoreError::Backend("job not written".into())));
             let _ = j.reply.send(match &committed {
                 Ok(()) => r,
                 Err(e) => Err(e.clone()),

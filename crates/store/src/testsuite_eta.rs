@@ -24,6 +24,7 @@ where
     alerts_reach_everyone_in_the_area(&fresh().await).await;
     level_changes_reach_phones_in_the_area(&fresh().await).await;
     alerts_text_people_without_smartphones(&fresh().await).await;
+    concurrent_batches_settle_as_if_one_by_one(&fresh().await).await;
     undertakings_and_wellbeing(&fresh().await).await;
 }
 
@@ -824,4 +825,85 @@ pub async fn alerts_text_people_without_smartphones(s: &dyn Store) {
         ids["N1"]
     );
     assert!(s.user_by_phone("+19999999999").await.unwrap().is_none());
+}
+
+/// Polls every future to completion, concurrently, in one task.
+async fn join_all<'a, T>(
+    mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>>,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futs.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.expect("ready")).collect()
+}
+
+/// Many phones reporting at once (the store may write them together): each
+/// person ends where their newest report puts them, a revoked phone changes
+/// nothing, and each arrival in a new area is announced.
+pub async fn concurrent_batches_settle_as_if_one_by_one(s: &dyn Store) {
+    seed_geo(s).await;
+    let now = now_micros();
+    let mut phones = vec![];
+    for i in 0..20 {
+        let u = user(s, &format!("p{i}"), vec![(Role::Traveller, "global")]).await;
+        phones.push((u.clone(), device(s, &u, &format!("p{i}")).await));
+    }
+    let revoked = phones[0].1.clone();
+    s.revoke_device(revoked.user, revoked.id, &sys())
+        .await
+        .unwrap();
+    let mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>>> = vec![];
+    for (k, minutes, area) in [(0, 30, her()), (1, 10, kab()), (2, 20, kab())] {
+        for (_, d) in &phones {
+            let (d, area) = (d.clone(), area.clone());
+            futs.push(Box::pin(async move {
+                let at = now - Duration::minutes(60 - minutes);
+                (
+                    k,
+                    d.user,
+                    send(s, &d, vec![report(at, Some(area))], now).await,
+                )
+            }));
+        }
+    }
+    let results = join_all(futs).await;
+    for (_, user, r) in &results {
+        if *user == revoked.user {
+            assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+        } else {
+            assert!(r.is_ok(), "{r:?}");
+        }
+    }
+    assert!(s.last_location(revoked.user).await.unwrap().is_none());
+    for (u, _) in phones.iter().skip(1) {
+        let l = s.last_location(u.id).await.unwrap().unwrap();
+        assert_eq!(l.area, Some(her()), "{}", u.username);
+        assert_eq!(l.reported_at, now - Duration::minutes(30));
+        assert_eq!(l.since, now - Duration::minutes(30));
+        let n = s
+            .list_notifications(u.id, false, &PageRequest::default())
+            .await
+            .unwrap();
+        assert!((1..=2).contains(&n.total), "{}", n.total);
+        assert!(
+            n.items[0].subject.contains("Herat"),
+            "{}",
+            n.items[0].subject
+        );
+    }
 }

@@ -145,6 +145,7 @@ pub async fn revoke_device(
         .store
         .revoke_device(who.user.id, id, &who.audit())
         .await?;
+    state.devices.forget_device(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -921,6 +922,8 @@ pub struct AlertDto {
     pub expires_at: DateTime<Utc>,
     /// People whose phone put them in the area, notified at once.
     pub recipients: i64,
+    /// People stationed in the area without a smartphone, texted (SMS).
+    pub sms_recipients: i64,
     /// The alert as CAP 1.2, for partner systems.
     pub cap_url: String,
 }
@@ -941,6 +944,7 @@ impl From<GeoAlert> for AlertDto {
             issued_at: a.issued_at,
             expires_at: a.expires_at,
             recipients: a.recipients,
+            sms_recipients: a.sms_recipients,
         }
     }
 }
