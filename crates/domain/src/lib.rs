@@ -10,6 +10,7 @@ pub mod error;
 pub mod eta;
 pub mod level;
 pub mod people;
+pub mod presence;
 pub mod role;
 pub mod trip;
 
