@@ -18,6 +18,7 @@
 mod erp;
 mod eta;
 mod notify;
+mod presence;
 mod rows;
 mod trip;
 mod write;
@@ -1649,5 +1650,14 @@ impl Store for PgStore {
             first_broken,
             head: prev,
         })
+    }
+
+    // ---- who is where ----
+    async fn presence_candidates(
+        &self,
+        area: &AreaCode,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<PresenceCandidate>> {
+        self.presence_candidates_of(area, at).await
     }
 }

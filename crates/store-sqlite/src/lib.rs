@@ -25,6 +25,7 @@ mod erp;
 mod eta;
 mod group;
 mod notify;
+mod presence;
 mod trip;
 
 pub struct SqliteStore {
@@ -1896,6 +1897,15 @@ impl Store for SqliteStore {
             first_broken,
             head: prev,
         })
+    }
+
+    // ---- who is where ----
+    async fn presence_candidates(
+        &self,
+        area: &AreaCode,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<PresenceCandidate>> {
+        self.presence_candidates_of(area, at).await
     }
 }
 

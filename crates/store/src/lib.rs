@@ -7,11 +7,14 @@
 
 pub mod eta;
 pub mod messages;
+pub mod presence;
 pub mod records;
 pub mod testsuite;
 pub mod testsuite_eta;
+pub mod testsuite_presence;
 
 pub use eta::*;
+pub use presence::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -420,4 +423,20 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>>;
     /// Re-computes the hash chain over the whole log.
     async fn verify_audit_chain(&self) -> Result<AuditVerification>;
+
+    // ---- who is where ----
+    /// The people whom some evidence may place in the area at `at`: those
+    /// stationed there (profile duty station), those whose latest leg
+    /// departed at or before `at` enters it, and those whose phone was there
+    /// at `at` (last location since `at` or earlier). Each comes with all
+    /// their evidence: duty station and the profile's update, their latest
+    /// leg departed at or before `at` and their first departing after it
+    /// (cancelled and denied legs are no evidence), their last phone
+    /// location. Read in one snapshot, by a fixed number of set-based
+    /// queries whatever the number of people; ordered by name.
+    async fn presence_candidates(
+        &self,
+        area: &AreaCode,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<PresenceCandidate>>;
 }

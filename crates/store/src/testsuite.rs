@@ -121,6 +121,7 @@ where
     approved_airline_lists(&fresh().await).await;
     notifications_and_email_outbox(&fresh().await).await;
     crate::testsuite_eta::run_all(&fresh).await;
+    crate::testsuite_presence::run_all(&fresh).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {
