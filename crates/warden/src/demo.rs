@@ -445,7 +445,97 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
     }
     pb.finish_and_clear();
     trips(store.clone(), &users).await?;
+    eta(s, &users).await?;
     Ok(logins)
+}
+
+/// eTA: the traveller's phone, enrolled (she has TOTP, which enrolment
+/// needs; her key is not printed: `warden totp-code traveller` gives the
+/// code), last reported in Kabul an hour ago, and an alert for Kabul issued
+/// by the security adviser reaching it. The device's token is thrown away:
+/// the demo never shows it.
+async fn eta(s: &dyn Store, users: &BTreeMap<&str, User>) -> anyhow::Result<()> {
+    use chrono::Duration;
+    use warden_domain::eta::{AlertSeverity, LocationReport};
+    use warden_store::{LocationBatch, NewDevice, NewGeoAlert, ResolvedReport};
+
+    let nadia = &users["traveller"];
+    let as_nadia = || AuditContext {
+        actor: Some(nadia.id),
+        actor_name: nadia.username.clone(),
+        ip: None,
+        at: warden_store::now_micros(),
+    };
+    let secret = warden_auth::TotpSecret::generate().to_base32();
+    s.set_totp(nadia.id, Some(&secret), true, &as_nadia())
+        .await?;
+    let phone = s
+        .create_device(
+            &NewDevice {
+                user: nadia.id,
+                name: "Nadia's phone".into(),
+                platform: "web".into(),
+                token_digest: warden_auth::token_digest(&warden_auth::random_token()),
+            },
+            &as_nadia(),
+        )
+        .await?;
+    let kabul = warden_domain::AreaCode::parse("AF-KAB")?;
+    let now = warden_store::now_micros();
+    // Kabul city centre, resolved to its area as the ingest endpoint does.
+    let reports = [
+        (Duration::minutes(95), 34.5281, 69.1723),
+        (Duration::minutes(60), 34.5310, 69.1650),
+    ]
+    .into_iter()
+    .map(|(ago, lat, lon)| ResolvedReport {
+        report: LocationReport {
+            lat,
+            lon,
+            accuracy_m: Some(25.0),
+            recorded_at: now - ago,
+        },
+        area: Some(kabul.clone()),
+    })
+    .collect();
+    s.ingest_locations(&LocationBatch {
+        device: phone.id,
+        user: nadia.id,
+        reports,
+        received_at: now - Duration::minutes(60),
+    })
+    .await?;
+    // She has read the "you are in Kabul" notification; the alert is new.
+    let entered: Vec<uuid::Uuid> = s
+        .list_notifications(nadia.id, true, &PageRequest::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|n| n.kind == "eta.area_entered")
+        .map(|n| n.id)
+        .collect();
+    s.mark_notifications_read(nadia.id, &entered, now).await?;
+    let sa = &users["sa.afghanistan"];
+    s.issue_alert(
+        &NewGeoAlert {
+            area: kabul,
+            headline: "Demonstration near Pashtunistan Square".into(),
+            description: "A large demonstration is gathering near Pashtunistan Square and the Presidential Palace; roads around it are closed by the police.".into(),
+            instruction: "Avoid the city centre until 18:00. Stay where you are if you are already there, and check in with the security cell.".into(),
+            severity: AlertSeverity::Moderate,
+            expires_at: now + Duration::hours(12),
+            issued_by: sa.id,
+        },
+        now - Duration::hours(24),
+        &AuditContext {
+            actor: Some(sa.id),
+            actor_name: sa.username.clone(),
+            ip: None,
+            at: warden_store::now_micros(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Travel (TRIP): Kabul under manual processing, set by the Designated
