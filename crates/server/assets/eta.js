@@ -46,7 +46,9 @@
   }
   function clock(d) {
     try {
-      return d.toLocaleTimeString(document.documentElement.lang || undefined, { hour: '2-digit', minute: '2-digit' });
+      return d.toLocaleTimeString(document.documentElement.lang || undefined, {
+        hour: '2-digit', minute: '2-digit', hourCycle: 'h23'
+      });
     } catch (e) {
       return d.toISOString().slice(11, 16);
     }
@@ -81,6 +83,11 @@
   }
   function problemText(err, fallback) {
     return (err && err.detail) ? err.detail : fallback;
+  }
+  /** `2026-03-01 18:00 UTC`, as the server writes times. */
+  function utc(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? '' : d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   }
 
   /* Offline: the service worker, and the saved copy --------------------- */
@@ -141,7 +148,9 @@
     li.setAttribute('data-id', n.id);
     li.setAttribute('data-kind', n.kind);
     li.setAttribute('data-arrived', '');
+    li.addEventListener('animationend', function () { li.removeAttribute('data-arrived'); });
     var subject = el('p', 'notification-subject');
+    subject.dir = 'auto';
     subject.appendChild(el('span', 'badge badge-info', section.getAttribute('data-new') || t('js_new')));
     subject.appendChild(document.createTextNode(' '));
     if (n.link && n.link.charAt(0) === '/' && n.link.charAt(1) !== '/') {
@@ -152,10 +161,14 @@
       subject.appendChild(document.createTextNode(n.subject));
     }
     li.appendChild(subject);
-    li.appendChild(el('p', '', n.body));
+    var body = el('p', '', n.body);
+    body.dir = 'auto';
+    li.appendChild(body);
     var meta = el('div', 'notification-meta');
-    var time = el('time', 'small muted', clock(new Date(n.created_at)));
+    var time = el('time', 'small muted', t('js_reported_now'));
     time.setAttribute('datetime', n.created_at);
+    time.setAttribute('data-relative', '');
+    time.title = utc(n.created_at);
     meta.appendChild(time);
     meta.appendChild(markReadForm(n.id));
     li.appendChild(meta);
@@ -253,7 +266,11 @@
       });
       box.appendChild(ul);
     }
-    if (w.note) box.appendChild(el('p', 'small', w.note));
+    if (w.note) {
+      var note = el('p', 'small', w.note);
+      note.dir = 'auto';
+      box.appendChild(note);
+    }
   }
   function wellbeingError(text) {
     var box = $('wellbeing-error');
@@ -359,6 +376,13 @@
       if (reported && loc.reported_at) {
         reported.setAttribute('datetime', loc.reported_at);
         reported.textContent = t('js_reported_now');
+        reported.title = utc(loc.reported_at);
+      }
+      var since = $('area-since');
+      if (since && loc.since) {
+        since.setAttribute('datetime', loc.since);
+        since.textContent = utc(loc.since);
+        $('area-since-wrap').hidden = false;
       }
       if (fresh) {
         fresh.classList.toggle('eta-stale', !loc.fresh);

@@ -800,7 +800,10 @@ pub async fn revoke(
         .revoke_device(who.user.id, id, &who.audit())
         .await
     {
-        Ok(()) => see_other("/eta?done=revoked#this-phone"),
+        Ok(()) => {
+            state.devices.forget_device(id);
+            see_other("/eta?done=revoked#this-phone")
+        }
         Err(e) => ApiError::from(e).into_response_page(&state, &headers, Some(&who)),
     }
 }
@@ -1222,10 +1225,13 @@ fn tracking_row(state: &AppState, t: &T, who: &Authed, a: TrackingAuthorisation)
         state: t.get(&format!("tracking.state_{state_key}")).to_string(),
         badge,
         overdue,
-        running: if active {
-            t.fmt("tracking.running", &[("n", &days.to_string())])
-        } else {
-            String::new()
+        running: match (active, days) {
+            (false, _) => String::new(),
+            (true, 0) => t.fmt(
+                "tracking.running_hours",
+                &[("n", &(now - a.starts_at).num_hours().max(0).to_string())],
+            ),
+            (true, d) => t.fmt("tracking.running", &[("n", &d.to_string())]),
         },
         ended: a.ended_at.map(|x| fmt_time(&x)).unwrap_or_default(),
         end_reason: a.end_reason.unwrap_or_default(),
