@@ -51,6 +51,9 @@ pub struct Config {
     /// eTA: a phone location older than this is stale (alerts skip it; the
     /// person is flagged as whereabouts unknown).
     pub location_fresh_hours: i64,
+    /// Who is where: a trip whose last leg ended away from the duty station,
+    /// with nothing after it, is flagged overdue this many days after arrival.
+    pub presence_overdue_days: i64,
     /// Bulk SMS: `host:port` of the SMSC (SMPP 3.4); empty: no SMS.
     pub smpp_address: String,
     pub smpp_system_id: String,
@@ -86,6 +89,7 @@ impl Default for Config {
             purge_interval_minutes: 10,
             tracking_warn_days: warden_domain::eta::DEFAULT_TRACKING_WARN_DAYS,
             location_fresh_hours: 24,
+            presence_overdue_days: warden_domain::presence::DEFAULT_OVERDUE_DAYS,
             smpp_address: String::new(),
             smpp_system_id: String::new(),
             smpp_password: String::new(),
@@ -168,6 +172,9 @@ impl Config {
         }
         if self.tracking_warn_days < 1 || self.location_fresh_hours < 1 {
             anyhow::bail!("tracking_warn_days and location_fresh_hours must be at least 1");
+        }
+        if self.presence_overdue_days < 1 {
+            anyhow::bail!("presence_overdue_days must be at least 1");
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             anyhow::bail!("log_format must be pretty or json");

@@ -81,6 +81,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/airlines"),
     ("get", "/api/v1/airlines/{month}"),
     ("put", "/api/v1/airlines/{month}"),
+    ("get", "/api/v1/areas/{code}/headcount"),
     ("get", "/healthz"),
 ];
 

@@ -10,6 +10,7 @@ pub mod erp;
 pub mod eta;
 pub mod notifications;
 pub mod places;
+pub mod presence;
 pub mod session;
 pub mod trips;
 
@@ -134,6 +135,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         eta::get_undertaking, eta::accept_undertaking, eta::create_freeze, eta::lift_freeze, eta::list_freezes,
         eta::my_data, eta::delete_my_data, eta::issue_alert, eta::list_alerts, eta::get_alert, eta::get_alert_cap,
         eta::post_wellbeing, eta::get_wellbeing, eta::get_my_profile, eta::put_my_profile,
+        presence::headcount,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -146,6 +148,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "admin", description = "Users, measures catalogue, audit log"),
         (name = "trips", description = "TRIP: processing modes, travel notifications and security clearances"),
         (name = "eta", description = "eTA: devices, locations (area only unless tracking is authorised), tracking, freezes, geo-alerts"),
+        (name = "presence", description = "Who is where: headcount of an area at a moment, by agency and personnel category"),
     )
 )]
 pub struct ApiDoc;
@@ -259,6 +262,7 @@ pub fn router() -> Router<AppState> {
         .route("/tracking/{id}/end", post(eta::end_tracking))
         .route("/areas/{code}/positions", get(eta::positions))
         .route("/areas/{code}/alerts", post(eta::issue_alert))
+        .route("/areas/{code}/headcount", get(presence::headcount))
         .route(
             "/undertaking",
             get(eta::get_undertaking).post(eta::accept_undertaking),

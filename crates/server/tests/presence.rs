@@ -1,0 +1,536 @@
+//! Who is where over HTTP: the headcount of an area at a moment (residents,
+//! dependants, travellers, phones, the overdue, the stale and the unknown),
+//! and who sees counts and who sees people (role × agency × area), each view
+//! of people audited. On SQLite and PostgreSQL.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{spawn_app_on, Backend, TestApp, TestUser, PASSWORD};
+use serde_json::{json, Value};
+use uuid::Uuid;
+use warden_domain::eta::LocationReport;
+use warden_domain::people::PersonnelCategory;
+use warden_domain::trip::TripPurpose;
+use warden_domain::{AreaCode, Role, RoleGrant, Scope};
+use warden_store::{
+    AuditContext, LocationBatch, NewAgency, NewDevice, NewLeg, NewTravelRequest, NewUser,
+    ProfileInput, ResolvedReport, Store,
+};
+
+/// The moment every headcount here is asked for.
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 15, 12, 0, 0).unwrap()
+}
+fn hours(h: i64) -> DateTime<Utc> {
+    at() + Duration::hours(h)
+}
+fn area(code: &str) -> AreaCode {
+    AreaCode::parse(code).unwrap()
+}
+fn ctx() -> AuditContext {
+    AuditContext::system("test setup")
+}
+
+async fn user(
+    app: &TestApp,
+    name: &str,
+    agency: Option<Uuid>,
+    grants: &[(Role, &str, Option<Uuid>)],
+) -> TestUser {
+    let u = app
+        .store
+        .create_user(
+            &NewUser {
+                username: name.into(),
+                display_name: format!("Test {name}"),
+                email: format!("{name}@example.org"),
+                agency,
+                password_hash: warden_auth::hash_password(PASSWORD).unwrap(),
+                grants: grants
+                    .iter()
+                    .map(|(role, scope, ag)| RoleGrant {
+                        role: *role,
+                        scope: Scope::parse(scope).unwrap(),
+                        agency: *ag,
+                    })
+                    .collect(),
+                locale: "en".into(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let s = warden_auth::TotpSecret::generate();
+    app.store
+        .set_totp(u.id, Some(&s.to_base32()), true, &ctx())
+        .await
+        .unwrap();
+    TestUser {
+        id: u.id,
+        username: name.into(),
+        totp: Some(s.as_bytes().to_vec()),
+    }
+}
+
+async fn trip(store: &dyn Store, who: Uuid, legs: &[(&str, i64, i64)]) {
+    store
+        .create_travel_request(
+            &NewTravelRequest {
+                traveller: who,
+                submitted_by: who,
+                purpose: TripPurpose::Official,
+                ta_number: None,
+                legs: legs
+                    .iter()
+                    .map(|(code, depart, arrive)| NewLeg {
+                        origin: "origin".into(),
+                        destination: format!("{code} destination"),
+                        area: area(code),
+                        depart: hours(*depart),
+                        arrive: hours(*arrive),
+                        depart_tz: None,
+                        arrive_tz: None,
+                        carrier: None,
+                    })
+                    .collect(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The phone of `who` reports `code` (None: outside every area) at these hours.
+async fn phone(store: &dyn Store, who: Uuid, code: Option<&str>, at_hours: &[i64]) {
+    let d = store
+        .create_device(
+            &NewDevice {
+                user: who,
+                name: "phone".into(),
+                platform: "owntracks".into(),
+                token_digest: format!("digest-{who}"),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    for h in at_hours {
+        store
+            .ingest_locations(&LocationBatch {
+                device: d.id,
+                user: who,
+                reports: vec![ResolvedReport {
+                    report: LocationReport {
+                        lat: 34.5,
+                        lon: 69.2,
+                        accuracy_m: None,
+                        recorded_at: hours(*h),
+                    },
+                    area: code.map(area),
+                }],
+                received_at: hours(*h),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+struct Population {
+    undp: Uuid,
+    wfp: Uuid,
+}
+
+/// Kabul at `at()`:
+/// - residents R1 (UNDP), R2 (WFP) and a dependant D (UNDP);
+/// - T (WFP, of Herat) arrived 10 hours ago, returns tomorrow;
+/// - L (UNDP, of Kabul) left for Herat yesterday;
+/// - P (UNDP, of Herat) whose phone has been in Kabul for 5 hours;
+/// - O (WFP, of Herat) came on a one-way trip 30 days ago: overdue;
+/// - S (UNDP, of Kabul) whose phone last reported Kabul two days ago: stale;
+/// - U (WFP, of Kabul) whose phone is outside every area: unknown.
+async fn populate(app: &TestApp) -> Population {
+    let s = app.store.as_ref();
+    let undp = s.get_agency_by_code("UNDP").await.unwrap().unwrap().id;
+    let wfp = s
+        .create_agency(
+            &NewAgency {
+                code: "WFP".into(),
+                name: "World Food Programme".into(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap()
+        .id;
+    use PersonnelCategory::*;
+    let people = [
+        ("R1", undp, NationalStaff, "AF-KAB"),
+        ("R2", wfp, InternationalStaff, "AF-KAB"),
+        ("D", undp, Dependant, "AF-KAB"),
+        ("T", wfp, Consultant, "AF-HER"),
+        ("L", undp, NationalStaff, "AF-KAB"),
+        ("P", undp, InternationalStaff, "AF-HER"),
+        ("O", wfp, Contractor, "AF-HER"),
+        ("S", undp, NationalStaff, "AF-KAB"),
+        ("U", wfp, NationalStaff, "AF-KAB"),
+    ];
+    let rows: Vec<ProfileInput> = people
+        .iter()
+        .map(|(id, agency, category, station)| ProfileInput {
+            agency: *agency,
+            personnel_id: id.to_string(),
+            display_name: format!("Person {id}"),
+            email: String::new(),
+            category: *category,
+            nationality: None,
+            phone: String::new(),
+            duty_station: Some(area(station)),
+            emergency_contacts: vec![],
+            certificates: vec![],
+        })
+        .collect();
+    s.import_profiles(&rows, &ctx()).await.unwrap();
+    let mut ids = s
+        .profile_users(undp, &["R1", "D", "L", "P", "S"].map(String::from))
+        .await
+        .unwrap();
+    ids.extend(
+        s.profile_users(wfp, &["R2", "T", "O", "U"].map(String::from))
+            .await
+            .unwrap(),
+    );
+    trip(s, ids["T"], &[("AF-KAB", -12, -10), ("AF-HER", 24, 26)]).await;
+    trip(s, ids["L"], &[("AF-HER", -26, -24)]).await;
+    phone(s, ids["P"], Some("AF-KAB"), &[-5, -1]).await;
+    trip(s, ids["O"], &[("AF-KAB", -30 * 24 - 2, -30 * 24)]).await;
+    phone(s, ids["S"], Some("AF-KAB"), &[-100, -48]).await;
+    phone(s, ids["U"], None, &[-3, -2]).await;
+    Population { undp, wfp }
+}
+
+fn headcount_path(code: &str) -> String {
+    format!("/api/v1/areas/{code}/headcount?at=2026-10-15T12:00:00Z")
+}
+
+async fn accept_undertaking(app: &TestApp, t: &str) {
+    let v = app.get_as("/api/v1/undertaking", t).await.ok(200);
+    app.post_as("/api/v1/undertaking", t, &json!({"version": v["version"]}))
+        .await
+        .ok(200);
+}
+
+fn person<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == json!(name))
+        .unwrap_or_else(|| panic!("{name} not in {v}"))
+}
+
+async fn headcount(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let Population { undp, wfp } = populate(&app).await;
+    let sa = app.token(&app.users.sa_af.clone()).await;
+
+    // Before the undertaking: counts, and why the people are withheld.
+    let v = app.get_as(&headcount_path("AF-KAB"), &sa).await.ok(200);
+    assert!(v.get("people").is_none(), "{v}");
+    assert!(v["people_withheld"]
+        .as_str()
+        .unwrap()
+        .contains("undertaking"));
+    assert_eq!(v["total"], json!(7), "{v}");
+    accept_undertaking(&app, &sa).await;
+
+    let v = app.get_as(&headcount_path("AF-KAB"), &sa).await.ok(200);
+    assert_eq!(v["area"], json!("AF-KAB"));
+    assert_eq!(v["at"], json!("2026-10-15T12:00:00Z"));
+    assert_eq!(v["total"], json!(7), "{v}");
+    assert_eq!(v["away"], json!(2), "{v}");
+    assert_eq!(
+        v["by_reason"],
+        json!({"duty_station": 3, "travel": 2, "phone": 2})
+    );
+    assert_eq!(
+        v["flagged"],
+        json!({"total": 3, "overdue": 1, "stale_location": 1, "unknown": 1})
+    );
+    let agency = |id: Uuid| {
+        v["by_agency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agency"] == json!(id))
+            .cloned()
+            .unwrap()
+    };
+    let u = agency(undp);
+    assert_eq!(
+        (&u["agency_code"], &u["present"], &u["away"], &u["flagged"]),
+        (&json!("UNDP"), &json!(4), &json!(1), &json!(1))
+    );
+    let w = agency(wfp);
+    assert_eq!(
+        (&w["agency_code"], &w["present"], &w["away"], &w["flagged"]),
+        (&json!("WFP"), &json!(3), &json!(1), &json!(2))
+    );
+    let cat = |c: &str| {
+        v["by_category"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["category"] == json!(c))
+            .map(|k| (k["present"].as_i64().unwrap(), k["away"].as_i64().unwrap()))
+    };
+    assert_eq!(cat("national_staff"), Some((2, 2)), "R1, S; L, U");
+    assert_eq!(cat("dependant"), Some((1, 0)));
+    assert_eq!(cat("international_staff"), Some((2, 0)), "R2, P");
+    assert_eq!(cat("consultant"), Some((1, 0)));
+    assert_eq!(cat("contractor"), Some((1, 0)));
+
+    // Each person: why we think they are there, and how fresh that is.
+    assert_eq!(v["people"].as_array().unwrap().len(), 9);
+    let p = person(&v, "Person R1");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["area"], &p["flags"]),
+        (
+            &json!(true),
+            &json!("duty_station"),
+            &json!("AF-KAB"),
+            &json!([])
+        )
+    );
+    assert!(p["as_of"].is_string());
+    assert_eq!(person(&v, "Person D")["category"], json!("dependant"));
+    let p = person(&v, "Person T");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["as_of"], &p["duty_station"]),
+        (
+            &json!(true),
+            &json!("travel"),
+            &json!("2026-10-15T02:00:00Z"),
+            &json!("AF-HER")
+        )
+    );
+    let p = person(&v, "Person L");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["area"], &p["flags"]),
+        (
+            &json!(false),
+            &json!("travel"),
+            &json!("AF-HER"),
+            &json!([])
+        )
+    );
+    let p = person(&v, "Person P");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["as_of"], &p["flags"]),
+        (
+            &json!(true),
+            &json!("phone"),
+            &json!("2026-10-15T11:00:00Z"),
+            &json!([])
+        )
+    );
+    let p = person(&v, "Person O");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["flags"]),
+        (&json!(true), &json!("travel"), &json!(["overdue"]))
+    );
+    let p = person(&v, "Person S");
+    assert_eq!(
+        (&p["present"], &p["reason"], &p["flags"]),
+        (&json!(true), &json!("phone"), &json!(["stale_location"]))
+    );
+    let p = person(&v, "Person U");
+    assert_eq!(
+        (&p["present"], &p["area"], &p["flags"]),
+        (&json!(false), &Value::Null, &json!(["unknown"]))
+    );
+
+    // Herat at the same moment: L is there; T, P and O, stationed there, are away.
+    let h = app.get_as(&headcount_path("AF-HER"), &sa).await.ok(200);
+    assert_eq!((&h["total"], &h["away"]), (&json!(1), &json!(3)), "{h}");
+    assert_eq!(person(&h, "Person L")["reason"], json!("travel"));
+    assert_eq!(person(&h, "Person O")["flags"], json!(["overdue"]));
+    // A day earlier, before T's arrival: not in Kabul's headcount at all,
+    // present in Herat's (stationed there).
+    let earlier =
+        |code: &str| format!("/api/v1/areas/{code}/headcount?at=2026-10-14T12:00:00%2B00:00");
+    let k = app.get_as(&earlier("AF-KAB"), &sa).await.ok(200);
+    assert_eq!(k["at"], json!("2026-10-14T12:00:00Z"));
+    assert!(!k.to_string().contains("Person T"), "{k}");
+    let h = app.get_as(&earlier("AF-HER"), &sa).await.ok(200);
+    let t = person(&h, "Person T");
+    assert_eq!(
+        (&t["present"], &t["reason"]),
+        (&json!(true), &json!("duty_station"))
+    );
+
+    // Bad input, refused before anything is read, naming the field.
+    app.get_as("/api/v1/areas/AF-KAB/headcount?at=yesterday", &sa)
+        .await
+        .problem(422, Some("at"));
+    app.get_as("/api/v1/areas/AF-NOPE/headcount", &sa)
+        .await
+        .problem(404, None);
+    app.get_as("/api/v1/areas/nope/headcount", &sa)
+        .await
+        .problem(422, None);
+    app.get("/api/v1/areas/AF-KAB/headcount")
+        .await
+        .problem(401, None);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn headcount_of_an_area_sqlite() {
+    headcount(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn headcount_of_an_area_postgres() {
+    headcount(Backend::Postgres).await;
+}
+
+/// Who sees what: the counts for the area's security roles; the people
+/// only for the DO and security advisers (each grant limited to its agency
+/// when it names one) and the focal points of the people's own agency;
+/// nothing for roles elsewhere or without security duties.
+async fn matrix(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let Population { undp, wfp } = populate(&app).await;
+    let fp_undp = user(
+        &app,
+        "fp-undp",
+        Some(undp),
+        &[(Role::AgencyFocalPoint, "global", Some(undp))],
+    )
+    .await;
+    let fp_wfp = user(
+        &app,
+        "fp-wfp",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+    )
+    .await;
+    let fp_ml = user(
+        &app,
+        "fp-ml",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
+    )
+    .await;
+    let sa_undp_kab = user(
+        &app,
+        "sa-undp",
+        Some(undp),
+        &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
+    )
+    .await;
+    let sa_her = user(
+        &app,
+        "sa-her",
+        None,
+        &[(Role::SecurityAdviser, "AF-HER", None)],
+    )
+    .await;
+    let undp_people = ["Person D", "Person L", "Person P", "Person R1", "Person S"];
+    let wfp_people = ["Person O", "Person R2", "Person T", "Person U"];
+    let everyone = [
+        "Person D",
+        "Person L",
+        "Person O",
+        "Person P",
+        "Person R1",
+        "Person R2",
+        "Person S",
+        "Person T",
+        "Person U",
+    ];
+    enum Sees {
+        People(Vec<&'static str>),
+        Counts,
+        Nothing,
+    }
+    let u = &app.users;
+    let cases: Vec<(TestUser, Sees)> = vec![
+        (u.sa_af.clone(), Sees::People(everyone.to_vec())),
+        (u.do_af.clone(), Sees::People(everyone.to_vec())),
+        (fp_undp, Sees::People(undp_people.to_vec())),
+        (fp_wfp, Sees::People(wfp_people.to_vec())),
+        (sa_undp_kab, Sees::People(undp_people.to_vec())),
+        (u.smt_af.clone(), Sees::Counts),
+        (u.desk_af.clone(), Sees::Counts),
+        (sa_her, Sees::Nothing),
+        (fp_ml, Sees::Nothing),
+        (u.do_ml.clone(), Sees::Nothing),
+        (u.smt_ml.clone(), Sees::Nothing),
+        (u.admin.clone(), Sees::Nothing),
+        (u.traveller.clone(), Sees::Nothing),
+    ];
+    let admin = app.token(&u.admin.clone()).await;
+    let mut shown = 0;
+    for (who, sees) in &cases {
+        let t = app.token(who).await;
+        accept_undertaking(&app, &t).await;
+        let r = app.get_as(&headcount_path("AF-KAB"), &t).await;
+        match sees {
+            Sees::People(names) => {
+                let v = r.ok(200);
+                assert_eq!(v["total"], json!(7), "{}: {v}", who.username);
+                let mut got: Vec<&str> = v["people"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                got.sort();
+                assert_eq!(&got, names, "{}", who.username);
+                shown += 1;
+                // The view is on the record, with how many people were shown.
+                let audit = app
+                    .get_as("/api/v1/audit?action=whereabouts.view&limit=1", &admin)
+                    .await
+                    .ok(200);
+                assert_eq!(audit["total"], json!(shown), "{audit}");
+                let e = &audit["items"][0];
+                assert_eq!(e["target"], json!("area:AF-KAB"));
+                assert_eq!(e["actor_name"], json!(who.username));
+                let detail = &e["detail"];
+                assert_eq!(detail["people"], json!(names.len()), "{detail}");
+            }
+            Sees::Counts => {
+                let v = r.ok(200);
+                assert_eq!(v["total"], json!(7), "{}: {v}", who.username);
+                assert_eq!(v["flagged"]["total"], json!(3));
+                assert!(v.get("people").is_none(), "{}: {v}", who.username);
+                assert!(v.get("people_withheld").is_none());
+                let s = v.to_string();
+                assert!(!s.contains("Person "), "no names for {}", who.username);
+            }
+            Sees::Nothing => {
+                r.problem(403, None);
+            }
+        }
+    }
+    // Counts-only views and refusals wrote no whereabouts entry.
+    let audit = app
+        .get_as("/api/v1/audit?action=whereabouts.view&limit=100", &admin)
+        .await
+        .ok(200);
+    assert_eq!(audit["total"], json!(5), "{audit}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn who_sees_counts_and_who_sees_people_sqlite() {
+    matrix(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn who_sees_counts_and_who_sees_people_postgres() {
+    matrix(Backend::Postgres).await;
+}
