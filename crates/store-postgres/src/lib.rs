@@ -19,6 +19,7 @@ mod erp;
 mod eta;
 mod notify;
 mod presence;
+mod presence_all;
 mod rows;
 mod trip;
 mod write;
@@ -1659,5 +1660,14 @@ impl Store for PgStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<PresenceCandidate>> {
         self.presence_candidates_of(area, at).await
+    }
+
+    // ---- who is where: every area ----
+    async fn presence_everyone(
+        &self,
+        at: DateTime<Utc>,
+        country: Option<&CountryCode>,
+    ) -> Result<Vec<PresenceCandidate>> {
+        self.presence_everyone_of(at, country).await
     }
 }

@@ -40,7 +40,7 @@ SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag
  ORDER BY u.display_name, u.id";
 
 /// Each candidate's latest live leg departed by $2 and first departing after.
-const LEGS: &str = "
+pub(crate) const LEGS: &str = "
 SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
     SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
            ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart DESC, l.arrive DESC, l.seq DESC) AS rn
@@ -88,60 +88,68 @@ impl PgStore {
             .await
             .map_err(be)?;
         tx.commit().await.map_err(be)?;
-        let mut by_user: HashMap<Uuid, Vec<LegEvidence>> = HashMap::new();
-        for r in &legs {
-            by_user
-                .entry(r.try_get("user_id").map_err(be)?)
-                .or_default()
-                .push(LegEvidence {
-                    request: r.try_get("request_id").map_err(be)?,
-                    seq: r.try_get("seq").map_err(be)?,
-                    area: area(r.try_get("area_code").map_err(be)?)?,
-                    depart: r.try_get("depart").map_err(be)?,
-                    arrive: r.try_get("arrive").map_err(be)?,
-                });
-        }
-        rows.iter()
-            .map(|r| {
-                let user: Uuid = r.try_get("id").map_err(be)?;
-                let phone = match r
-                    .try_get::<Option<DateTime<Utc>>, _>("ll_since")
-                    .map_err(be)?
-                {
-                    Some(since) => Some(PhoneEvidence {
-                        area: r
-                            .get::<Option<String>, _>("ll_area")
-                            .as_deref()
-                            .map(area)
-                            .transpose()?,
-                        since,
-                        reported_at: r.try_get("ll_reported").map_err(be)?,
-                    }),
-                    None => None,
-                };
-                Ok(PresenceCandidate {
-                    user,
-                    name: r.get("display_name"),
-                    agency: r.try_get("agency_id").map_err(be)?,
-                    agency_code: r.get("agency_code"),
-                    category: r
-                        .get::<Option<String>, _>("category")
-                        .as_deref()
-                        .map(PersonnelCategory::parse)
-                        .transpose()
-                        .map_err(bad)?,
-                    evidence: Evidence {
-                        duty_station: r
-                            .get::<Option<String>, _>("duty_station")
-                            .as_deref()
-                            .map(area)
-                            .transpose()?,
-                        duty_station_at: r.try_get("profile_at").map_err(be)?,
-                        legs: by_user.remove(&user).unwrap_or_default(),
-                        phone,
-                    },
-                })
-            })
-            .collect()
+        assemble(&rows, &legs)
     }
+}
+
+/// Candidates from the rows of PEOPLE and LEGS (in the order of PEOPLE).
+pub(crate) fn assemble(
+    rows: &[sqlx::postgres::PgRow],
+    legs: &[sqlx::postgres::PgRow],
+) -> Result<Vec<PresenceCandidate>> {
+    let mut by_user: HashMap<Uuid, Vec<LegEvidence>> = HashMap::new();
+    for r in legs {
+        by_user
+            .entry(r.try_get("user_id").map_err(be)?)
+            .or_default()
+            .push(LegEvidence {
+                request: r.try_get("request_id").map_err(be)?,
+                seq: r.try_get("seq").map_err(be)?,
+                area: area(r.try_get("area_code").map_err(be)?)?,
+                depart: r.try_get("depart").map_err(be)?,
+                arrive: r.try_get("arrive").map_err(be)?,
+            });
+    }
+    rows.iter()
+        .map(|r| {
+            let user: Uuid = r.try_get("id").map_err(be)?;
+            let phone = match r
+                .try_get::<Option<DateTime<Utc>>, _>("ll_since")
+                .map_err(be)?
+            {
+                Some(since) => Some(PhoneEvidence {
+                    area: r
+                        .get::<Option<String>, _>("ll_area")
+                        .as_deref()
+                        .map(area)
+                        .transpose()?,
+                    since,
+                    reported_at: r.try_get("ll_reported").map_err(be)?,
+                }),
+                None => None,
+            };
+            Ok(PresenceCandidate {
+                user,
+                name: r.get("display_name"),
+                agency: r.try_get("agency_id").map_err(be)?,
+                agency_code: r.get("agency_code"),
+                category: r
+                    .get::<Option<String>, _>("category")
+                    .as_deref()
+                    .map(PersonnelCategory::parse)
+                    .transpose()
+                    .map_err(bad)?,
+                evidence: Evidence {
+                    duty_station: r
+                        .get::<Option<String>, _>("duty_station")
+                        .as_deref()
+                        .map(area)
+                        .transpose()?,
+                    duty_station_at: r.try_get("profile_at").map_err(be)?,
+                    legs: by_user.remove(&user).unwrap_or_default(),
+                    phone,
+                },
+            })
+        })
+        .collect()
 }

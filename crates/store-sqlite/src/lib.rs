@@ -26,6 +26,7 @@ mod eta;
 mod group;
 mod notify;
 mod presence;
+mod presence_all;
 mod trip;
 
 pub struct SqliteStore {
@@ -1906,6 +1907,15 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<PresenceCandidate>> {
         self.presence_candidates_of(area, at).await
+    }
+
+    // ---- who is where: every area ----
+    async fn presence_everyone(
+        &self,
+        at: DateTime<Utc>,
+        country: Option<&CountryCode>,
+    ) -> Result<Vec<PresenceCandidate>> {
+        self.presence_everyone_of(at, country).await
     }
 }
 

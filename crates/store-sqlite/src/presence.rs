@@ -38,7 +38,7 @@ SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag
  ORDER BY u.display_name, u.id";
 
 /// Each candidate's latest live leg departed by ?2 and first departing after.
-const LEGS: &str = "
+pub(crate) const LEGS: &str = "
 SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
     SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
            ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart DESC, l.arrive DESC, l.seq DESC) AS rn
@@ -83,65 +83,73 @@ impl SqliteStore {
             .await
             .map_err(be)?;
         tx.commit().await.map_err(be)?;
-        let mut by_user: HashMap<Uuid, Vec<LegEvidence>> = HashMap::new();
-        for r in &legs {
-            by_user
-                .entry(uuid(r.get("user_id"))?)
-                .or_default()
-                .push(LegEvidence {
-                    request: uuid(r.get("request_id"))?,
-                    seq: r.get("seq"),
-                    area: area(r.get("area_code"))?,
-                    depart: parse_ts(r.get("depart"))?,
-                    arrive: parse_ts(r.get("arrive"))?,
-                });
-        }
-        rows.iter()
-            .map(|r| {
-                let user = uuid(r.get("id"))?;
-                let phone = match r.get::<Option<String>, _>("ll_since") {
-                    Some(since) => Some(PhoneEvidence {
-                        area: r
-                            .get::<Option<String>, _>("ll_area")
-                            .as_deref()
-                            .map(area)
-                            .transpose()?,
-                        since: parse_ts(&since)?,
-                        reported_at: parse_ts(r.get("ll_reported"))?,
-                    }),
-                    None => None,
-                };
-                Ok(PresenceCandidate {
-                    user,
-                    name: r.get("display_name"),
-                    agency: r
-                        .get::<Option<String>, _>("agency_id")
-                        .as_deref()
-                        .map(uuid)
-                        .transpose()?,
-                    agency_code: r.get("agency_code"),
-                    category: r
-                        .get::<Option<String>, _>("category")
-                        .as_deref()
-                        .map(PersonnelCategory::parse)
-                        .transpose()
-                        .map_err(bad)?,
-                    evidence: Evidence {
-                        duty_station: r
-                            .get::<Option<String>, _>("duty_station")
-                            .as_deref()
-                            .map(area)
-                            .transpose()?,
-                        duty_station_at: r
-                            .get::<Option<String>, _>("profile_at")
-                            .as_deref()
-                            .map(parse_ts)
-                            .transpose()?,
-                        legs: by_user.remove(&user).unwrap_or_default(),
-                        phone,
-                    },
-                })
-            })
-            .collect()
+        assemble(&rows, &legs)
     }
+}
+
+/// Candidates from the rows of PEOPLE and LEGS (in the order of PEOPLE).
+pub(crate) fn assemble(
+    rows: &[sqlx::sqlite::SqliteRow],
+    legs: &[sqlx::sqlite::SqliteRow],
+) -> Result<Vec<PresenceCandidate>> {
+    let mut by_user: HashMap<Uuid, Vec<LegEvidence>> = HashMap::new();
+    for r in legs {
+        by_user
+            .entry(uuid(r.get("user_id"))?)
+            .or_default()
+            .push(LegEvidence {
+                request: uuid(r.get("request_id"))?,
+                seq: r.get("seq"),
+                area: area(r.get("area_code"))?,
+                depart: parse_ts(r.get("depart"))?,
+                arrive: parse_ts(r.get("arrive"))?,
+            });
+    }
+    rows.iter()
+        .map(|r| {
+            let user = uuid(r.get("id"))?;
+            let phone = match r.get::<Option<String>, _>("ll_since") {
+                Some(since) => Some(PhoneEvidence {
+                    area: r
+                        .get::<Option<String>, _>("ll_area")
+                        .as_deref()
+                        .map(area)
+                        .transpose()?,
+                    since: parse_ts(&since)?,
+                    reported_at: parse_ts(r.get("ll_reported"))?,
+                }),
+                None => None,
+            };
+            Ok(PresenceCandidate {
+                user,
+                name: r.get("display_name"),
+                agency: r
+                    .get::<Option<String>, _>("agency_id")
+                    .as_deref()
+                    .map(uuid)
+                    .transpose()?,
+                agency_code: r.get("agency_code"),
+                category: r
+                    .get::<Option<String>, _>("category")
+                    .as_deref()
+                    .map(PersonnelCategory::parse)
+                    .transpose()
+                    .map_err(bad)?,
+                evidence: Evidence {
+                    duty_station: r
+                        .get::<Option<String>, _>("duty_station")
+                        .as_deref()
+                        .map(area)
+                        .transpose()?,
+                    duty_station_at: r
+                        .get::<Option<String>, _>("profile_at")
+                        .as_deref()
+                        .map(parse_ts)
+                        .transpose()?,
+                    legs: by_user.remove(&user).unwrap_or_default(),
+                    phone,
+                },
+            })
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@ pub mod records;
 pub mod testsuite;
 pub mod testsuite_eta;
 pub mod testsuite_presence;
+pub mod testsuite_presence_all;
 
 pub use eta::*;
 pub use presence::*;
@@ -438,5 +439,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         area: &AreaCode,
         at: DateTime<Utc>,
+    ) -> Result<Vec<PresenceCandidate>>;
+
+    // ---- who is where: every area ----
+    /// Everyone whom some evidence may place anywhere at `at` (a profile, a
+    /// travel request or a phone location), each with the same evidence as
+    /// [`Store::presence_candidates`] gives (duty station and the profile's
+    /// update, latest live leg departed at or before `at` and first departing
+    /// after it, last phone location). With `country`, only people whom some
+    /// evidence ties to that country (stationed there, their latest departed
+    /// leg or their phone there). Read in one snapshot, by a fixed number of
+    /// set-based queries (no query per area); ordered by user id. Applying
+    /// `warden_domain::presence::whereabouts` and grouping by area gives every
+    /// area's headcount at once, equal to the per-area headcounts.
+    async fn presence_everyone(
+        &self,
+        at: DateTime<Utc>,
+        country: Option<&CountryCode>,
     ) -> Result<Vec<PresenceCandidate>>;
 }
