@@ -82,6 +82,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/airlines/{month}"),
     ("put", "/api/v1/airlines/{month}"),
     ("get", "/api/v1/areas/{code}/headcount"),
+    ("get", "/api/v1/areas/{code}/headcount.csv"),
+    ("get", "/api/v1/headcount"),
+    ("post", "/api/v1/headcount/polygon"),
     ("get", "/healthz"),
 ];
 

@@ -534,3 +534,211 @@ async fn who_sees_counts_and_who_sees_people_sqlite() {
 async fn who_sees_counts_and_who_sees_people_postgres() {
     matrix(Backend::Postgres).await;
 }
+
+/// Every area at once (the world presence map), an ad-hoc zone drawn as a
+/// GeoJSON polygon, and an area's people as CSV: the same counts as each
+/// area's own headcount, the same authority.
+async fn world_zone_and_csv(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let Population { undp, wfp } = populate(&app).await;
+    let sa = app.token(&app.users.sa_af.clone()).await;
+    let q = "at=2026-10-15T12:00:00Z";
+
+    // Every area: each agrees with the area's own headcount.
+    let v = app
+        .get_as(&format!("/api/v1/headcount?{q}"), &sa)
+        .await
+        .ok(200);
+    assert_eq!(v["at"], json!("2026-10-15T12:00:00Z"));
+    let areas = v["areas"].as_array().unwrap();
+    assert!(!areas.is_empty(), "{v}");
+    let mut sum = 0;
+    for a in areas {
+        let code = a["area"].as_str().unwrap();
+        assert!(code.starts_with("AF-"), "only what the roles cover: {v}");
+        let one = app.get_as(&headcount_path(code), &sa).await.ok(200);
+        assert_eq!(a["present"], one["total"], "{code}: {a} vs {one}");
+        sum += a["present"].as_i64().unwrap();
+        assert!(a.get("people").is_none() && a.get("name").is_none());
+    }
+    assert_eq!(v["present"], json!(sum));
+    let kab = areas.iter().find(|a| a["area"] == json!("AF-KAB")).unwrap();
+    // O (overdue) and S (stale) are present; U (unknown) is placed nowhere.
+    assert_eq!((&kab["present"], &kab["flagged"]), (&json!(7), &json!(2)));
+    assert_eq!(kab["by_agency_restricted"], json!(false));
+    assert_eq!(kab["by_agency"].as_array().unwrap().len(), 2, "{kab}");
+    // One country: the same; a country the roles do not cover: refused.
+    let af = app
+        .get_as(&format!("/api/v1/headcount?{q}&country=AF"), &sa)
+        .await
+        .ok(200);
+    assert_eq!(af["areas"], v["areas"]);
+    app.get_as(&format!("/api/v1/headcount?{q}&country=ML"), &sa)
+        .await
+        .problem(403, None);
+    app.get_as("/api/v1/headcount?country=Afghanistan", &sa)
+        .await
+        .problem(422, Some("country"));
+    app.get_as("/api/v1/headcount?at=yesterday", &sa)
+        .await
+        .problem(422, Some("at"));
+    let traveller = app.token(&app.users.traveller.clone()).await;
+    app.get_as("/api/v1/headcount", &traveller)
+        .await
+        .problem(403, None);
+    // A focal point sees the totals and only their agency's counts.
+    let fp_wfp = user(
+        &app,
+        "fp-wfp",
+        Some(wfp),
+        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+    )
+    .await;
+    let fp = app.token(&fp_wfp).await;
+    let v = app
+        .get_as(&format!("/api/v1/headcount?{q}"), &fp)
+        .await
+        .ok(200);
+    let kab = v["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["area"] == json!("AF-KAB"))
+        .unwrap();
+    assert_eq!(kab["present"], json!(7));
+    assert_eq!(kab["by_agency_restricted"], json!(true));
+    assert_eq!(
+        kab["by_agency"],
+        json!([{"agency": wfp, "agency_code": "WFP", "present": 3, "flagged": 1}]),
+        "R2, T and O (overdue)"
+    );
+
+    // A zone around Kabul city: the area it intersects, counted as one.
+    let square = |lon: f64, lat: f64, d: f64| {
+        json!([[
+            [lon, lat],
+            [lon + d, lat],
+            [lon + d, lat + d],
+            [lon, lat + d],
+            [lon, lat]
+        ]])
+    };
+    let zone = format!("/api/v1/headcount/polygon?{q}");
+    let z = app
+        .post_as(
+            &zone,
+            &sa,
+            &json!({"type": "Polygon", "coordinates": square(69.15, 34.5, 0.05)}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(z["areas"][0]["area"], json!("AF-KAB"), "{z}");
+    assert_eq!(z["areas"].as_array().unwrap().len(), 1, "{z}");
+    assert_eq!((&z["total"], &z["away"]), (&json!(7), &json!(2)), "{z}");
+    assert_eq!(
+        z["flagged"],
+        json!({"total": 3, "overdue": 1, "stale_location": 1, "unknown": 1})
+    );
+    assert_eq!(
+        z["by_reason"],
+        json!({"duty_station": 3, "travel": 2, "phone": 2})
+    );
+    let undp_counts = z["by_agency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency"] == json!(undp))
+        .unwrap();
+    assert_eq!(undp_counts["present"], json!(4));
+    // Kabul and Bamako: Bamako is not the adviser's, and is left out.
+    let both = json!({"type": "MultiPolygon", "coordinates": [
+        square(69.15, 34.5, 0.05), square(-8.0, 12.6, 0.05)]});
+    let z = app.post_as(&zone, &sa, &both).await.ok(200);
+    assert_eq!(z["total"], json!(7), "{z}");
+    let withheld = z["areas_withheld"].as_array().unwrap();
+    assert!(
+        !withheld.is_empty()
+            && withheld
+                .iter()
+                .all(|c| c.as_str().unwrap().starts_with("ML-")),
+        "{z}"
+    );
+    // Bamako alone: refused; bad geometry: 422 naming the member.
+    app.post_as(
+        &zone,
+        &sa,
+        &json!({"type": "Polygon", "coordinates": square(-8.0, 12.6, 0.05)}),
+    )
+    .await
+    .problem(403, None);
+    app.post_as(
+        &zone,
+        &sa,
+        &json!({"type": "Point", "coordinates": [69.2, 34.5]}),
+    )
+    .await
+    .problem(422, Some("type"));
+    let p = app
+        .post_as(
+            &zone,
+            &sa,
+            &json!({"type": "Polygon", "coordinates": [[[69.1, 34.5], [69.2, 34.5], [69.2, 34.6]]]}),
+        )
+        .await
+        .problem(422, None);
+    assert!(
+        p["field"].as_str().unwrap().starts_with("coordinates"),
+        "{p}"
+    );
+    app.post_as(&zone, &traveller, &both)
+        .await
+        .problem(403, None);
+
+    // The CSV: the people the JSON shows, once the undertaking is accepted.
+    let csv = format!("/api/v1/areas/AF-KAB/headcount.csv?{q}");
+    let r = app.get_as(&csv, &sa).await;
+    r.problem(403, None);
+    accept_undertaking(&app, &sa).await;
+    let r = app.get_as(&csv, &sa).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    assert!(r.content_type().starts_with("text/csv"), "{r:?}");
+    let lines: Vec<&str> = r.text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "name,agency,category,present,area,reason,as_of,flags"
+    );
+    assert_eq!(lines.len(), 1 + 9 + 1, "header, nine people, final CRLF");
+    assert_eq!(lines[10], "");
+    assert!(
+        lines.contains(&"Person O,WFP,contractor,true,AF-KAB,travel,2026-09-15T12:00:00Z,overdue"),
+        "{}",
+        r.text
+    );
+    assert!(
+        lines.contains(&"Person L,UNDP,national_staff,false,AF-HER,travel,2026-10-14T12:00:00Z,"),
+        "{}",
+        r.text
+    );
+    // Counts-only roles get no CSV.
+    let desk = app.token(&app.users.desk_af.clone()).await;
+    app.get_as(&csv, &desk).await.problem(403, None);
+    // Each CSV of people is on the record like the JSON.
+    let audit = app
+        .get_as(
+            "/api/v1/audit?action=whereabouts.view",
+            &app.token(&app.users.admin.clone()).await,
+        )
+        .await;
+    assert!(audit.text.contains("whereabouts.view"), "{}", audit.text);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn every_area_a_zone_and_csv_sqlite() {
+    world_zone_and_csv(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn every_area_a_zone_and_csv_postgres() {
+    world_zone_and_csv(Backend::Postgres).await;
+}

@@ -11,6 +11,7 @@ pub mod eta;
 pub mod notifications;
 pub mod places;
 pub mod presence;
+pub mod presence_world;
 pub mod session;
 pub mod trips;
 
@@ -136,6 +137,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         eta::my_data, eta::delete_my_data, eta::issue_alert, eta::list_alerts, eta::get_alert, eta::get_alert_cap,
         eta::post_wellbeing, eta::get_wellbeing, eta::get_my_profile, eta::put_my_profile,
         presence::headcount,
+        presence_world::world_headcount,
+        presence_world::zone_headcount,
+        presence_world::headcount_csv,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -148,7 +152,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "admin", description = "Users, measures catalogue, audit log"),
         (name = "trips", description = "TRIP: processing modes, travel notifications and security clearances"),
         (name = "eta", description = "eTA: devices, locations (area only unless tracking is authorised), tracking, freezes, geo-alerts"),
-        (name = "presence", description = "Who is where: headcount of an area at a moment, by agency and personnel category"),
+        (name = "presence", description = "Who is where: headcount of an area, of every area at once or of a drawn zone at a moment, by agency and personnel category; an area's people as CSV"),
     )
 )]
 pub struct ApiDoc;
@@ -263,6 +267,12 @@ pub fn router() -> Router<AppState> {
         .route("/areas/{code}/positions", get(eta::positions))
         .route("/areas/{code}/alerts", post(eta::issue_alert))
         .route("/areas/{code}/headcount", get(presence::headcount))
+        .route(
+            "/areas/{code}/headcount.csv",
+            get(presence_world::headcount_csv),
+        )
+        .route("/headcount", get(presence_world::world_headcount))
+        .route("/headcount/polygon", post(presence_world::zone_headcount))
         .route(
             "/undertaking",
             get(eta::get_undertaking).post(eta::accept_undertaking),
