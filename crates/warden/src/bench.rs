@@ -89,6 +89,27 @@ pub enum Bench {
         #[arg(long, default_value_t = warden_server::eta::PURGE_CHUNK)]
         chunk: i64,
     },
+    /// Who is where: headcount of one area at a moment over HTTP (p50, p99),
+    /// the same from the store, and every area at once, over a generated
+    /// population bulk-loaded with SQL.
+    Headcount {
+        /// Also run on this PostgreSQL URL (a fresh schema, dropped after).
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 200_000)]
+        people: u64,
+        /// Travel legs over the year (two per trip).
+        #[arg(long, default_value_t = 2_000_000)]
+        legs: u64,
+        /// Phone locations of the last three days.
+        #[arg(long, default_value_t = 50_000)]
+        phones: u64,
+        #[arg(long, default_value_t = 40)]
+        agencies: usize,
+        /// Headcounts of one area measured.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+    },
     /// A geo-alert and a level change in an area with many phones: time until all are notified.
     Fanout {
         #[arg(long)]
@@ -133,6 +154,17 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             chunk,
         } => crate::bench_eta::purge(postgres, positions, chunk).await,
         Bench::Fanout { postgres, devices } => crate::bench_eta::fanout(postgres, devices).await,
+        Bench::Headcount {
+            postgres,
+            people,
+            legs,
+            phones,
+            agencies,
+            samples,
+        } => {
+            crate::bench_presence::headcount(postgres, people, legs, phones, agencies, samples)
+                .await
+        }
     }
 }
 

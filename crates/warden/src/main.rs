@@ -3,6 +3,7 @@
 mod bench;
 mod bench_eta;
 mod bench_lookup;
+mod bench_presence;
 mod bench_trip;
 mod db;
 mod demo;
