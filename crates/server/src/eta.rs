@@ -185,9 +185,12 @@ security, for the purpose and area for which access was authorised; I will not c
 that purpose; I understand that every access is recorded and that misuse will be dealt with under the rules \
 of my own organisation.";
 
-/// Positions per purge step: one short transaction, so that ingest waits
-/// at most one step (a few milliseconds).
-pub const PURGE_CHUNK: i64 = 1_000;
+/// Positions per purge step at most (on SQLite fewer, as the step time
+/// target allows).
+pub const PURGE_CHUNK: i64 = 5_000;
+/// How long one purge step should take; the step size adapts to it.
+const STEP_TARGET: std::time::Duration = std::time::Duration::from_millis(8);
+const MIN_CHUNK: i64 = 50;
 
 /// What a purge run removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -210,8 +213,21 @@ pub async fn purge(
     let cutoff = eta::retention_cutoff(now, retention_hours);
     let mut totals = PurgeTotals::default();
     let mut after = None;
+    // On SQLite (one writer) steps are sized to take about STEP_TARGET each,
+    // whatever the size of the tables, so that a report waits at most that
+    // long behind one. PostgreSQL writes concurrently: steps of `chunk`.
+    let adaptive = store.backend() == "sqlite";
+    let max_chunk = chunk.max(1);
+    let mut chunk = max_chunk;
     loop {
+        let t = std::time::Instant::now();
         let c = store.purge_locations(cutoff, after, chunk).await?;
+        let took = t.elapsed();
+        if adaptive && took > STEP_TARGET {
+            chunk = (chunk * 3 / 4).max(MIN_CHUNK);
+        } else if adaptive && took < STEP_TARGET / 2 {
+            chunk = (chunk * 5 / 4 + 1).min(max_chunk);
+        }
         totals.positions += c.positions;
         totals.last_locations += c.last_locations;
         totals.steps += 1;

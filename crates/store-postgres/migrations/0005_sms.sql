@@ -13,10 +13,7 @@ CREATE TABLE sms_outbox (
     attempts integer NOT NULL DEFAULT 0,
     send_after timestamptz,
     error text,
-    sent_at timestamptz,
-    -- The last delivery receipt's state (DELIVRD, UNDELIV …) and when.
-    receipt text,
-    receipt_at timestamptz
+    sent_at timestamptz
 );
 CREATE INDEX sms_outbox_due ON sms_outbox(state, send_after) WHERE state IN ('pending', 'sending');
 CREATE INDEX sms_outbox_ref ON sms_outbox(ref);
@@ -26,7 +23,8 @@ CREATE TABLE sms_parts (
     sms_id uuid NOT NULL REFERENCES sms_outbox(id)
 );
 
--- Receipts as they come (one may arrive before the sending is recorded).
+-- Receipts as they come (one may arrive before the sending is recorded);
+-- a message's receipt is read through its parts.
 CREATE TABLE sms_receipts (
     message_id text PRIMARY KEY,
     state text NOT NULL,

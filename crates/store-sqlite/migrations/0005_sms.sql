@@ -13,10 +13,7 @@ CREATE TABLE sms_outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     send_after TEXT,
     error TEXT,
-    sent_at TEXT,
-    -- The last delivery receipt's state (DELIVRD, UNDELIV …) and when.
-    receipt TEXT,
-    receipt_at TEXT
+    sent_at TEXT
 );
 CREATE INDEX sms_outbox_due ON sms_outbox(state, send_after) WHERE state IN ('pending', 'sending');
 
@@ -25,7 +22,8 @@ CREATE TABLE sms_parts (
     sms_id TEXT NOT NULL REFERENCES sms_outbox(id)
 );
 
--- Receipts as they come (one may arrive before the sending is recorded).
+-- Receipts as they come (one may arrive before the sending is recorded);
+-- a message's receipt is read through its parts.
 CREATE TABLE sms_receipts (
     message_id TEXT PRIMARY KEY,
     state TEXT NOT NULL,

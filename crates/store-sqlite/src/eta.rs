@@ -1371,17 +1371,6 @@ impl SqliteStore {
                         .await
                         .map_err(be)?;
                 }
-                // A receipt that came before this was recorded.
-                sqlx::query(
-                    "UPDATE sms_outbox SET (receipt, receipt_at) = (SELECT r.state, r.at FROM sms_receipts r \
-                       JOIN sms_parts p ON p.message_id = r.message_id WHERE p.sms_id = sms_outbox.id ORDER BY r.at DESC LIMIT 1) \
-                     WHERE id = ? AND EXISTS (SELECT 1 FROM sms_receipts r JOIN sms_parts p ON p.message_id = r.message_id \
-                       WHERE p.sms_id = sms_outbox.id)",
-                )
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?;
             }
             Err(e) => {
                 let attempts: i64 = sqlx::query("SELECT attempts FROM sms_outbox WHERE id = ?")
@@ -1430,25 +1419,22 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(be)?;
-        let n = sqlx::query(
-            "UPDATE sms_outbox SET receipt = ?, receipt_at = ? \
-             WHERE id = (SELECT sms_id FROM sms_parts WHERE message_id = ?)",
-        )
-        .bind(state)
-        .bind(ts(&at))
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(be)?
-        .rows_affected();
+        let known = sqlx::query("SELECT 1 FROM sms_parts WHERE message_id = ?")
+            .bind(message_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(be)?
+            .is_some();
         tx.commit().await.map_err(be)?;
-        Ok(n > 0)
+        Ok(known)
     }
 
     pub(crate) async fn sms_list(&self, reference: &str) -> Result<Vec<SmsRecord>> {
         sqlx::query(
-            "SELECT id, user_id, phone, kind, ref, state, attempts, receipt, created_at FROM sms_outbox \
-             WHERE ref = ? ORDER BY created_at, id",
+            "SELECT o.id, o.user_id, o.phone, o.kind, o.ref, o.state, o.attempts, o.created_at, \
+               (SELECT r.state FROM sms_parts p JOIN sms_receipts r ON r.message_id = p.message_id \
+                WHERE p.sms_id = o.id ORDER BY r.at DESC LIMIT 1) AS receipt \
+             FROM sms_outbox o WHERE o.ref = ? ORDER BY o.created_at, o.id",
         )
         .bind(reference)
         .fetch_all(&self.reader)

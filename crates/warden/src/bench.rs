@@ -89,6 +89,15 @@ pub enum Bench {
         #[arg(long, default_value_t = warden_server::eta::PURGE_CHUNK)]
         chunk: i64,
     },
+    /// Bulk SMS through the service's SMPP gateway to a local SMSC (npm `smpp`).
+    Sms {
+        /// People stationed in the area without a smartphone.
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        /// The SMSC's window: submit_sm awaiting an answer at once.
+        #[arg(long, default_value_t = 10)]
+        window: usize,
+    },
     /// Who is where: headcount of one area at a moment over HTTP (p50, p99),
     /// the same from the store, and every area at once, over a generated
     /// population bulk-loaded with SQL.
@@ -165,6 +174,7 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             crate::bench_presence::headcount(postgres, people, legs, phones, agencies, samples)
                 .await
         }
+        Bench::Sms { people, window } => crate::bench_eta::sms(people, window).await,
     }
 }
 
