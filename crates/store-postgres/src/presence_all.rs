@@ -36,6 +36,24 @@ const IN_COUNTRY: &str = "WITH cand(user_id) AS (
     SELECT user_id FROM last_locations WHERE substr(area_code, 1, 3) = $1::text AND since <= $2
 )";
 
+/// Everyone's latest live leg departed by $2 and first departing after: the
+/// per-area LEGS without the join on the candidates (every traveller is
+/// one), which spares the planner a join over all of them.
+const LEGS_ALL: &str = "
+SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
+    SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
+           ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart DESC, l.arrive DESC, l.seq DESC) AS rn
+      FROM travel_requests tr JOIN legs l ON l.request_id = tr.id
+     WHERE l.depart <= $2 AND l.status NOT IN ('cancelled', 'denied')
+) b WHERE rn = 1
+UNION ALL
+SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
+    SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
+           ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart, l.arrive, l.seq) AS rn
+      FROM travel_requests tr JOIN legs l ON l.request_id = tr.id
+     WHERE l.depart > $2 AND l.status NOT IN ('cancelled', 'denied')
+) n WHERE rn = 1";
+
 const PEOPLE: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
@@ -52,9 +70,13 @@ impl PgStore {
         at: DateTime<Utc>,
         country: Option<&CountryCode>,
     ) -> Result<Vec<PresenceCandidate>> {
-        let (cand, prefix) = match country {
-            Some(c) => (IN_COUNTRY, Some(format!("{c}-"))),
-            None => (EVERYONE, None),
+        let (cand, legs_sql, prefix) = match country {
+            Some(c) => (
+                IN_COUNTRY,
+                format!("{IN_COUNTRY}{LEGS}"),
+                Some(format!("{c}-")),
+            ),
+            None => (EVERYONE, LEGS_ALL.to_string(), None),
         };
         // One read transaction: both queries see the same snapshot.
         let mut tx = self.pool.begin().await.map_err(be)?;
@@ -68,7 +90,7 @@ impl PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(be)?;
-        let legs = sqlx::query(&format!("{cand}{LEGS}"))
+        let legs = sqlx::query(&legs_sql)
             .bind(&prefix)
             .bind(at)
             .fetch_all(&mut *tx)
