@@ -12,6 +12,7 @@ pub mod level;
 pub mod people;
 pub mod presence;
 pub mod role;
+pub mod rollcall;
 pub mod trip;
 
 pub use area::{AreaCode, CountryCode};

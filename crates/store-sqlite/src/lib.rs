@@ -27,6 +27,7 @@ mod group;
 mod notify;
 mod presence;
 mod presence_all;
+mod rollcall;
 mod trip;
 
 pub struct SqliteStore {
@@ -1916,6 +1917,35 @@ impl Store for SqliteStore {
         country: Option<&CountryCode>,
     ) -> Result<Vec<PresenceCandidate>> {
         self.presence_everyone_of(at, country).await
+    }
+
+    // ---- roll calls ----
+    async fn start_roll_call(
+        &self,
+        areas: &[AreaCode],
+        started_by: Uuid,
+        message: &str,
+        people: &[Uuid],
+        audit: &AuditContext,
+    ) -> Result<RollCall> {
+        self.rc_start(areas, started_by, message, people, audit)
+            .await
+    }
+    async fn get_roll_call(&self, id: Uuid) -> Result<Option<RollCall>> {
+        self.rc_get(id).await
+    }
+    async fn list_roll_calls(
+        &self,
+        area: Option<&AreaCode>,
+        open_only: bool,
+    ) -> Result<Vec<RollCall>> {
+        self.rc_list(area, open_only).await
+    }
+    async fn roll_call_board(&self, id: Uuid) -> Result<Option<RollCallBoard>> {
+        self.rc_board(id).await
+    }
+    async fn close_roll_call(&self, id: Uuid, by: Uuid, audit: &AuditContext) -> Result<RollCall> {
+        self.rc_close(id, by, audit).await
     }
 }
 

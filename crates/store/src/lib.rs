@@ -9,14 +9,17 @@ pub mod eta;
 pub mod messages;
 pub mod presence;
 pub mod records;
+pub mod rollcall;
 pub mod testsuite;
 pub mod testsuite_eta;
 pub mod testsuite_presence;
 pub mod testsuite_presence_all;
+pub mod testsuite_rollcall;
 
 pub use eta::*;
 pub use presence::*;
 pub use records::*;
+pub use rollcall::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -457,4 +460,36 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         country: Option<&CountryCode>,
     ) -> Result<Vec<PresenceCandidate>>;
+
+    // ---- roll calls ----
+    /// Starts a roll call over the areas (at least one; each must exist,
+    /// else Invalid naming `areas[i]`) asking `people` (the server computes
+    /// who is present; unknown or disabled users are left out, duplicates
+    /// counted once). One transaction: the event and its people, one
+    /// in-app notification each (kind `rollcall.ask`, e-mailed to those
+    /// with an address), one text message (SMS outbox, kind `rollcall`,
+    /// reference `rollcall:{id}`) to each with a phone and no enrolled
+    /// device, and the audit entry `rollcall.start`.
+    async fn start_roll_call(
+        &self,
+        areas: &[AreaCode],
+        started_by: Uuid,
+        message: &str,
+        people: &[Uuid],
+        audit: &AuditContext,
+    ) -> Result<RollCall>;
+    async fn get_roll_call(&self, id: Uuid) -> Result<Option<RollCall>>;
+    /// Newest first; only those covering `area` when given; only open ones
+    /// when `open_only`.
+    async fn list_roll_calls(
+        &self,
+        area: Option<&AreaCode>,
+        open_only: bool,
+    ) -> Result<Vec<RollCall>>;
+    /// Everyone asked, by name, each placed by `warden_domain::rollcall::tally`
+    /// from their "are you safe?" answers given while the roll call was open.
+    async fn roll_call_board(&self, id: Uuid) -> Result<Option<RollCallBoard>>;
+    /// Closes an open roll call (compare-and-set: one already closed is a
+    /// Conflict); it keeps its record, and later answers do not count.
+    async fn close_roll_call(&self, id: Uuid, by: Uuid, audit: &AuditContext) -> Result<RollCall>;
 }

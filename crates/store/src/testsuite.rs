@@ -122,6 +122,7 @@ where
     notifications_and_email_outbox(&fresh().await).await;
     crate::testsuite_eta::run_all(&fresh).await;
     crate::testsuite_presence::run_all(&fresh).await;
+    crate::testsuite_rollcall::run_all(&fresh).await;
     crate::testsuite_presence_all::run_all(&fresh).await;
 }
 

@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod places;
 pub mod presence;
 pub mod presence_world;
+pub mod rollcall;
 pub mod session;
 pub mod trips;
 
@@ -140,6 +141,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         presence_world::world_headcount,
         presence_world::zone_headcount,
         presence_world::headcount_csv,
+        rollcall::start, rollcall::board, rollcall::close, rollcall::events,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -153,6 +155,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "trips", description = "TRIP: processing modes, travel notifications and security clearances"),
         (name = "eta", description = "eTA: devices, locations (area only unless tracking is authorised), tracking, freezes, geo-alerts"),
         (name = "presence", description = "Who is where: headcount of an area, of every area at once or of a drawn zone at a moment, by agency and personnel category; an area's people as CSV"),
+        (name = "rollcall", description = "Roll call: are you safe? Accountability of everyone present in areas, by agency"),
     )
 )]
 pub struct ApiDoc;
@@ -273,6 +276,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/headcount", get(presence_world::world_headcount))
         .route("/headcount/polygon", post(presence_world::zone_headcount))
+        .route("/roll-calls", post(rollcall::start))
+        .route("/roll-calls/{id}", get(rollcall::board))
+        .route("/roll-calls/{id}/close", post(rollcall::close))
+        .route("/roll-calls/{id}/events", get(rollcall::events))
         .route(
             "/undertaking",
             get(eta::get_undertaking).post(eta::accept_undertaking),
