@@ -11,10 +11,14 @@ use warden_domain::presence::{Evidence, LegEvidence, PhoneEvidence};
 use warden_domain::AreaCode;
 use warden_store::*;
 
+/// `MATERIALIZED` and the `CROSS JOIN`s fix the plan whatever the planner
+/// estimates: the few candidates first (each branch by its index), then
+/// their requests and legs by key; never a scan of all legs probing the
+/// candidates.
 /// The people whom some evidence may place in area ?1 at ?2: stationed
 /// there, whose latest live leg departed by then enters it (no later live
 /// leg departed by then), or whose phone was there by then.
-const CANDIDATES: &str = "WITH cand(user_id) AS (
+const CANDIDATES: &str = "WITH cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE duty_station = ?1
     UNION
     SELECT tr.traveller_id FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
@@ -31,7 +35,7 @@ const PEOPLE: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
        ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported
-  FROM cand c JOIN users u ON u.id = c.user_id
+  FROM cand c CROSS JOIN users u ON u.id = c.user_id
   LEFT JOIN profiles p ON p.user_id = u.id
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
   LEFT JOIN last_locations ll ON ll.user_id = u.id
@@ -42,14 +46,14 @@ pub(crate) const LEGS: &str = "
 SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
     SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
            ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart DESC, l.arrive DESC, l.seq DESC) AS rn
-      FROM cand c JOIN travel_requests tr ON tr.traveller_id = c.user_id JOIN legs l ON l.request_id = tr.id
+      FROM cand c CROSS JOIN travel_requests tr ON tr.traveller_id = c.user_id CROSS JOIN legs l ON l.request_id = tr.id
      WHERE l.depart <= ?2 AND l.status NOT IN ('cancelled', 'denied')
 ) b WHERE rn = 1
 UNION ALL
 SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
     SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
            ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart, l.arrive, l.seq) AS rn
-      FROM cand c JOIN travel_requests tr ON tr.traveller_id = c.user_id JOIN legs l ON l.request_id = tr.id
+      FROM cand c CROSS JOIN travel_requests tr ON tr.traveller_id = c.user_id CROSS JOIN legs l ON l.request_id = tr.id
      WHERE l.depart > ?2 AND l.status NOT IN ('cancelled', 'denied')
 ) n WHERE rn = 1";
 

@@ -20,7 +20,7 @@ const EVERYONE: &str = "WITH cand(user_id) AS (
 /// The people whom some evidence ties to country ?1 (`XX-`) at ?2: stationed
 /// there, whose latest live leg departed by then enters it, or whose phone
 /// was there by then.
-const IN_COUNTRY: &str = "WITH cand(user_id) AS (
+const IN_COUNTRY: &str = "WITH cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE substr(duty_station, 1, 3) = ?1
     UNION
     SELECT tr.traveller_id FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
@@ -55,7 +55,7 @@ const PEOPLE: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
        ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported
-  FROM cand c JOIN users u ON u.id = c.user_id
+  FROM cand c CROSS JOIN users u ON u.id = c.user_id
   LEFT JOIN profiles p ON p.user_id = u.id
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
   LEFT JOIN last_locations ll ON ll.user_id = u.id
