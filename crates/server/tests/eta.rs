@@ -7,76 +7,17 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{spawn_app_on, Backend, TestApp, TestUser, PASSWORD};
+use common::{spawn_app_on, Backend, TestApp, TestUser};
 use reqwest::Method;
 use serde_json::{json, Value};
-use uuid::Uuid;
 use warden_domain::eta::{LocationReport, TrackingRequest};
-use warden_domain::{AreaCode, Role, RoleGrant, Scope};
-use warden_store::{AuditContext, LocationBatch, NewAgency, NewTracking, NewUser, ResolvedReport};
+use warden_domain::{AreaCode, Role};
+use warden_store::{AuditContext, LocationBatch, NewTracking, ResolvedReport};
 
 /// Kabul city centre, in AF-KAB.
 const KABUL: (f64, f64) = (34.5281, 69.1723);
 /// Herat city, in AF-HER.
 const HERAT: (f64, f64) = (34.3482, 62.1997);
-
-async fn agency(app: &TestApp, code: &str) -> Uuid {
-    app.store
-        .create_agency(
-            &NewAgency {
-                code: code.into(),
-                name: format!("Agency {code}"),
-            },
-            &AuditContext::system("test setup"),
-        )
-        .await
-        .unwrap()
-        .id
-}
-
-/// A user of `agency` with these grants (each optionally limited to an
-/// agency), always with TOTP.
-async fn person(
-    app: &TestApp,
-    name: &str,
-    agency: Option<Uuid>,
-    grants: &[(Role, &str, Option<Uuid>)],
-) -> TestUser {
-    let ctx = AuditContext::system("test setup");
-    let u = app
-        .store
-        .create_user(
-            &NewUser {
-                username: name.into(),
-                display_name: format!("Test {name}"),
-                email: format!("{name}@example.org"),
-                agency,
-                password_hash: warden_auth::hash_password(PASSWORD).unwrap(),
-                grants: grants
-                    .iter()
-                    .map(|(role, scope, ag)| RoleGrant {
-                        role: *role,
-                        scope: Scope::parse(scope).unwrap(),
-                        agency: *ag,
-                    })
-                    .collect(),
-                locale: "en".into(),
-            },
-            &ctx,
-        )
-        .await
-        .unwrap();
-    let s = warden_auth::TotpSecret::generate();
-    app.store
-        .set_totp(u.id, Some(&s.to_base32()), true, &ctx)
-        .await
-        .unwrap();
-    TestUser {
-        id: u.id,
-        username: name.into(),
-        totp: Some(s.as_bytes().to_vec()),
-    }
-}
 
 /// Enrols a phone for `u` with the next TOTP step (the current one may
 /// have been used to sign in) and returns the device token.
@@ -126,7 +67,9 @@ async fn batch(app: &TestApp, token: &str, reports: &[(f64, f64, i64)]) -> commo
 #[tokio::test]
 async fn owntracks_and_batches_resolve_to_areas_without_coordinates() {
     let app = spawn_app_on(Backend::Sqlite).await;
-    let t = person(&app, "walker", None, &[(Role::Traveller, "global", None)]).await;
+    let t = app
+        .user_with("walker", None, &[(Role::Traveller, "global", None)])
+        .await;
     // Without TOTP set up, no device.
     let plain = app.token(&app.users.traveller.clone()).await;
     app.post_as(
@@ -264,21 +207,17 @@ async fn tracking_matrix(backend: Backend) {
         .unwrap()
         .unwrap()
         .id;
-    let wfp = agency(&app, "WFP").await;
-    let a = person(
-        &app,
-        "undp-staff",
-        Some(undp),
-        &[(Role::Traveller, "global", None)],
-    )
-    .await;
-    let b = person(
-        &app,
-        "wfp-staff",
-        Some(wfp),
-        &[(Role::Traveller, "global", None)],
-    )
-    .await;
+    let wfp = app.agency("WFP").await;
+    let a = app
+        .user_with(
+            "undp-staff",
+            Some(undp),
+            &[(Role::Traveller, "global", None)],
+        )
+        .await;
+    let b = app
+        .user_with("wfp-staff", Some(wfp), &[(Role::Traveller, "global", None)])
+        .await;
     let (da, db) = (enrol(&app, &a).await, enrol(&app, &b).await);
     let do_af = app.token(&app.users.do_af.clone()).await;
     let in_hour = (Utc::now() + Duration::hours(1)).to_rfc3339();
@@ -347,34 +286,34 @@ async fn tracking_matrix(backend: Backend) {
         .problem(403, None);
 
     // Who sees positions: role × agency × area, after the undertaking.
-    let fp_undp = person(
-        &app,
-        "fp-undp",
-        Some(undp),
-        &[(Role::AgencyFocalPoint, "global", Some(undp))],
-    )
-    .await;
-    let fp_wfp = person(
-        &app,
-        "fp-wfp",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
-    )
-    .await;
-    let fp_ml = person(
-        &app,
-        "fp-ml",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
-    )
-    .await;
-    let sa_undp_only = person(
-        &app,
-        "sa-undp",
-        Some(undp),
-        &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
-    )
-    .await;
+    let fp_undp = app
+        .user_with(
+            "fp-undp",
+            Some(undp),
+            &[(Role::AgencyFocalPoint, "global", Some(undp))],
+        )
+        .await;
+    let fp_wfp = app
+        .user_with(
+            "fp-wfp",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+        )
+        .await;
+    let fp_ml = app
+        .user_with(
+            "fp-ml",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
+        )
+        .await;
+    let sa_undp_only = app
+        .user_with(
+            "sa-undp",
+            Some(undp),
+            &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
+        )
+        .await;
     let path = "/api/v1/areas/AF-KAB/positions";
     // Before the undertaking: refused, naming what to do.
     let p = app.get_as(path, &sa).await.problem(403, None);
@@ -521,14 +460,14 @@ async fn freezes_purge_and_deletion(backend: Backend) {
         .unwrap()
         .unwrap()
         .id;
-    let wfp = agency(&app, "WFP").await;
-    let a = person(
-        &app,
-        "undp-staff",
-        Some(undp),
-        &[(Role::Traveller, "global", None)],
-    )
-    .await;
+    let wfp = app.agency("WFP").await;
+    let a = app
+        .user_with(
+            "undp-staff",
+            Some(undp),
+            &[(Role::Traveller, "global", None)],
+        )
+        .await;
     let device = enrol(&app, &a).await;
     let now = warden_store::now_micros();
     app.store
@@ -548,20 +487,20 @@ async fn freezes_purge_and_deletion(backend: Backend) {
         .unwrap();
     old_positions(&app, &a, &device, &[150, 120, 100, 2]).await;
 
-    let inv_undp = person(
-        &app,
-        "inv-undp",
-        Some(undp),
-        &[(Role::Investigator, "global", Some(undp))],
-    )
-    .await;
-    let inv_wfp = person(
-        &app,
-        "inv-wfp",
-        Some(wfp),
-        &[(Role::Investigator, "global", Some(wfp))],
-    )
-    .await;
+    let inv_undp = app
+        .user_with(
+            "inv-undp",
+            Some(undp),
+            &[(Role::Investigator, "global", Some(undp))],
+        )
+        .await;
+    let inv_wfp = app
+        .user_with(
+            "inv-wfp",
+            Some(wfp),
+            &[(Role::Investigator, "global", Some(wfp))],
+        )
+        .await;
     let body = json!({"person": a.id, "from": (now - Duration::hours(130)).to_rfc3339(),
                       "to": (now - Duration::hours(110)).to_rfc3339(),
                       "case_reference": "OIOS-2026-0412", "reason": "Vehicle incident near the airport, under investigation"});
@@ -583,20 +522,20 @@ async fn freezes_purge_and_deletion(backend: Backend) {
     assert_eq!(freeze["person_name"], json!("Test undp-staff"));
 
     // The agency's focal point sees it; another agency's does not.
-    let fp_undp = person(
-        &app,
-        "fp-undp",
-        Some(undp),
-        &[(Role::AgencyFocalPoint, "global", Some(undp))],
-    )
-    .await;
-    let fp_wfp = person(
-        &app,
-        "fp-wfp",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "global", Some(wfp))],
-    )
-    .await;
+    let fp_undp = app
+        .user_with(
+            "fp-undp",
+            Some(undp),
+            &[(Role::AgencyFocalPoint, "global", Some(undp))],
+        )
+        .await;
+    let fp_wfp = app
+        .user_with(
+            "fp-wfp",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "global", Some(wfp))],
+        )
+        .await;
     let seen = app
         .get_as("/api/v1/freezes", &app.token(&fp_undp).await)
         .await
@@ -691,8 +630,12 @@ async fn freezes_purge_and_deletion_postgres() {
 #[tokio::test]
 async fn alerts_reach_phones_in_the_area_and_publish_as_cap() {
     let app = spawn_app_on(Backend::Sqlite).await;
-    let a = person(&app, "in-kabul", None, &[(Role::Traveller, "global", None)]).await;
-    let b = person(&app, "in-herat", None, &[(Role::Traveller, "global", None)]).await;
+    let a = app
+        .user_with("in-kabul", None, &[(Role::Traveller, "global", None)])
+        .await;
+    let b = app
+        .user_with("in-herat", None, &[(Role::Traveller, "global", None)])
+        .await;
     let (da, db) = (enrol(&app, &a).await, enrol(&app, &b).await);
     batch(&app, &da, &[(KABUL.0, KABUL.1, 1)]).await.ok(200);
     batch(&app, &db, &[(HERAT.0, HERAT.1, 1)]).await.ok(200);

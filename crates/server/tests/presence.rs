@@ -6,16 +6,16 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{spawn_app_on, Backend, TestApp, TestUser, PASSWORD};
+use common::{spawn_app_on, Backend, TestApp, TestUser};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use warden_domain::eta::LocationReport;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::trip::TripPurpose;
-use warden_domain::{AreaCode, Role, RoleGrant, Scope};
+use warden_domain::{AreaCode, Role};
 use warden_store::{
-    AuditContext, LocationBatch, NewAgency, NewDevice, NewLeg, NewTravelRequest, NewUser,
-    ProfileInput, ResolvedReport, Store,
+    AuditContext, LocationBatch, NewAgency, NewDevice, NewLeg, NewTravelRequest, ProfileInput,
+    ResolvedReport, Store,
 };
 
 /// The moment every headcount here is asked for.
@@ -30,47 +30,6 @@ fn area(code: &str) -> AreaCode {
 }
 fn ctx() -> AuditContext {
     AuditContext::system("test setup")
-}
-
-async fn user(
-    app: &TestApp,
-    name: &str,
-    agency: Option<Uuid>,
-    grants: &[(Role, &str, Option<Uuid>)],
-) -> TestUser {
-    let u = app
-        .store
-        .create_user(
-            &NewUser {
-                username: name.into(),
-                display_name: format!("Test {name}"),
-                email: format!("{name}@example.org"),
-                agency,
-                password_hash: warden_auth::hash_password(PASSWORD).unwrap(),
-                grants: grants
-                    .iter()
-                    .map(|(role, scope, ag)| RoleGrant {
-                        role: *role,
-                        scope: Scope::parse(scope).unwrap(),
-                        agency: *ag,
-                    })
-                    .collect(),
-                locale: "en".into(),
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap();
-    let s = warden_auth::TotpSecret::generate();
-    app.store
-        .set_totp(u.id, Some(&s.to_base32()), true, &ctx())
-        .await
-        .unwrap();
-    TestUser {
-        id: u.id,
-        username: name.into(),
-        totp: Some(s.as_bytes().to_vec()),
-    }
 }
 
 async fn trip(store: &dyn Store, who: Uuid, legs: &[(&str, i64, i64)]) {
@@ -402,41 +361,37 @@ async fn headcount_of_an_area_postgres() {
 async fn matrix(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let Population { undp, wfp } = populate(&app).await;
-    let fp_undp = user(
-        &app,
-        "fp-undp",
-        Some(undp),
-        &[(Role::AgencyFocalPoint, "global", Some(undp))],
-    )
-    .await;
-    let fp_wfp = user(
-        &app,
-        "fp-wfp",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
-    )
-    .await;
-    let fp_ml = user(
-        &app,
-        "fp-ml",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
-    )
-    .await;
-    let sa_undp_kab = user(
-        &app,
-        "sa-undp",
-        Some(undp),
-        &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
-    )
-    .await;
-    let sa_her = user(
-        &app,
-        "sa-her",
-        None,
-        &[(Role::SecurityAdviser, "AF-HER", None)],
-    )
-    .await;
+    let fp_undp = app
+        .user_with(
+            "fp-undp",
+            Some(undp),
+            &[(Role::AgencyFocalPoint, "global", Some(undp))],
+        )
+        .await;
+    let fp_wfp = app
+        .user_with(
+            "fp-wfp",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+        )
+        .await;
+    let fp_ml = app
+        .user_with(
+            "fp-ml",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "ML", Some(wfp))],
+        )
+        .await;
+    let sa_undp_kab = app
+        .user_with(
+            "sa-undp",
+            Some(undp),
+            &[(Role::SecurityAdviser, "AF-KAB", Some(undp))],
+        )
+        .await;
+    let sa_her = app
+        .user_with("sa-her", None, &[(Role::SecurityAdviser, "AF-HER", None)])
+        .await;
     let undp_people = ["Person D", "Person L", "Person P", "Person R1", "Person S"];
     let wfp_people = ["Person O", "Person R2", "Person T", "Person U"];
     let everyone = [
@@ -587,13 +542,13 @@ async fn world_zone_and_csv(backend: Backend) {
         .await
         .problem(403, None);
     // A focal point sees the totals and only their agency's counts.
-    let fp_wfp = user(
-        &app,
-        "fp-wfp",
-        Some(wfp),
-        &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
-    )
-    .await;
+    let fp_wfp = app
+        .user_with(
+            "fp-wfp",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+        )
+        .await;
     let fp = app.token(&fp_wfp).await;
     let v = app
         .get_as(&format!("/api/v1/headcount?{q}"), &fp)

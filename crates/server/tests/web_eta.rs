@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 use warden_domain::eta::TrackingRequest;
 use warden_domain::people::{EmergencyContact, PersonnelCategory};
-use warden_domain::{AreaCode, CountryCode, Role, RoleGrant, Scope};
-use warden_store::{AuditContext, NewTracking, NewUser, ProfileInput};
+use warden_domain::{AreaCode, CountryCode, Role};
+use warden_store::{AuditContext, NewTracking, ProfileInput};
 
 /// Kabul city centre, in AF-KAB.
 const KABUL: (f64, f64) = (34.5281, 69.1723);
@@ -35,50 +35,8 @@ fn location(r: &Resp) -> String {
 
 /// A user of the test agency with these grants and TOTP.
 async fn person(app: &TestApp, name: &str, grants: &[(Role, &str, Option<Uuid>)]) -> TestUser {
-    let undp = app
-        .store
-        .get_agency_by_code("UNDP")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let u = app
-        .store
-        .create_user(
-            &NewUser {
-                username: name.into(),
-                display_name: format!("Test {name}"),
-                email: format!("{name}@example.org"),
-                agency: Some(undp),
-                password_hash: warden_auth::hash_password(PASSWORD).unwrap(),
-                grants: grants
-                    .iter()
-                    .map(|(role, scope, ag)| RoleGrant {
-                        role: *role,
-                        scope: Scope::parse(scope).unwrap(),
-                        agency: *ag,
-                    })
-                    .collect(),
-                locale: "en".into(),
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap();
-    totp_for(app, u.id, name).await
-}
-
-async fn totp_for(app: &TestApp, id: Uuid, username: &str) -> TestUser {
-    let s = warden_auth::TotpSecret::generate();
-    app.store
-        .set_totp(id, Some(&s.to_base32()), true, &ctx())
-        .await
-        .unwrap();
-    TestUser {
-        id,
-        username: username.into(),
-        totp: Some(s.as_bytes().to_vec()),
-    }
+    let undp = app.agency("UNDP").await;
+    app.user_with(name, Some(undp), grants).await
 }
 
 /// A traveller imported from the agency's legacy system (so with a

@@ -490,6 +490,68 @@ impl TestApp {
         v["total"].as_i64().expect("total")
     }
 
+    /// A user of `agency` with these grants (each optionally limited to an
+    /// agency), with TOTP enrolled.
+    pub async fn user_with(
+        &self,
+        name: &str,
+        agency: Option<Uuid>,
+        grants: &[(Role, &str, Option<Uuid>)],
+    ) -> TestUser {
+        let ctx = AuditContext::system("test setup");
+        let u = self
+            .store
+            .create_user(
+                &NewUser {
+                    username: name.into(),
+                    display_name: format!("Test {name}"),
+                    email: format!("{name}@example.org"),
+                    agency,
+                    password_hash: password_hash().to_string(),
+                    grants: grants
+                        .iter()
+                        .map(|(role, scope, ag)| RoleGrant {
+                            role: *role,
+                            scope: Scope::parse(scope).unwrap(),
+                            agency: *ag,
+                        })
+                        .collect(),
+                    locale: "en".into(),
+                },
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let s = warden_auth::TotpSecret::generate();
+        self.store
+            .set_totp(u.id, Some(&s.to_base32()), true, &ctx)
+            .await
+            .unwrap();
+        TestUser {
+            id: u.id,
+            username: name.into(),
+            totp: Some(s.as_bytes().to_vec()),
+        }
+    }
+
+    /// The id of the agency with this code, created when new.
+    pub async fn agency(&self, code: &str) -> Uuid {
+        if let Some(a) = self.store.get_agency_by_code(code).await.unwrap() {
+            return a.id;
+        }
+        self.store
+            .create_agency(
+                &NewAgency {
+                    code: code.into(),
+                    name: format!("Agency {code}"),
+                },
+                &AuditContext::system("test setup"),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
     /// Shuts the server down and, for PostgreSQL, drops the test schema.
     pub async fn finish(mut self) {
         if let Some(tx) = self.shutdown.take() {
