@@ -187,24 +187,8 @@ pub(crate) struct Server {
 pub(crate) async fn fresh_store(
     postgres: Option<&str>,
 ) -> anyhow::Result<(Arc<dyn Store>, String)> {
-    Ok(match postgres {
-        Some(url) => {
-            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            let s = warden_store_postgres::PgStore::connect_with_schema(url, &schema).await?;
-            s.migrate().await?;
-            (Arc::new(s), format!("postgres (schema {schema})"))
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("warden-bench-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir)?;
-            let s = warden_store_sqlite::SqliteStore::open(
-                dir.join("bench.db").to_str().expect("utf-8 path"),
-            )
-            .await?;
-            s.migrate().await?;
-            (Arc::new(s), "sqlite (WAL, synchronous=FULL)".to_string())
-        }
-    })
+    let (store, label, _) = crate::bench_db::fresh(postgres).await?;
+    Ok((store, label))
 }
 
 pub(crate) async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {

@@ -3,6 +3,7 @@
 //! of a level change to every phone in an area.
 
 use crate::bench::{ms, percentile, start, token_for};
+use crate::bench_db::fresh;
 use crate::db;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,114 +14,6 @@ use warden_domain::{AreaCode, Role, ThreatCategory};
 use warden_store::{
     AuditContext, AuditQuery, NewAgency, NewDevice, NewTracking, ProfileInput, Store,
 };
-
-/// Where a fresh benchmark database lives, for the bulk loads that go
-/// around the store.
-enum Raw {
-    Sqlite(std::path::PathBuf),
-    Pg { url: String, schema: String },
-}
-
-async fn fresh(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, String, Raw)> {
-    Ok(match postgres {
-        Some(url) => {
-            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            let s = warden_store_postgres::PgStore::connect_with_schema(url, &schema).await?;
-            s.migrate().await?;
-            (
-                Arc::new(s),
-                format!("postgres (schema {schema})"),
-                Raw::Pg {
-                    url: url.to_string(),
-                    schema,
-                },
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("warden-bench-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir)?;
-            let path = dir.join("bench.db");
-            let s =
-                warden_store_sqlite::SqliteStore::open(path.to_str().expect("utf-8 path")).await?;
-            s.migrate().await?;
-            (
-                Arc::new(s),
-                "sqlite (WAL, synchronous=FULL)".to_string(),
-                Raw::Sqlite(path),
-            )
-        }
-    })
-}
-
-impl Raw {
-    /// Runs one SQL statement directly (bulk loads and counts), with `{s}`
-    /// replaced by the schema prefix.
-    async fn exec(&self, sql: &str) -> anyhow::Result<u64> {
-        match self {
-            Raw::Sqlite(path) => {
-                use sqlx::ConnectOptions;
-                let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(path)
-                    .busy_timeout(Duration::from_secs(60))
-                    .connect()
-                    .await?;
-                Ok(sqlx::query(&sql.replace("{s}", ""))
-                    .execute(&mut c)
-                    .await?
-                    .rows_affected())
-            }
-            Raw::Pg { url, schema } => {
-                use sqlx::Connection;
-                let mut c = sqlx::PgConnection::connect(url).await?;
-                Ok(sqlx::query(&sql.replace("{s}", &format!("\"{schema}\".")))
-                    .execute(&mut c)
-                    .await?
-                    .rows_affected())
-            }
-        }
-    }
-
-    async fn count(&self, sql: &str) -> anyhow::Result<i64> {
-        use sqlx::Row;
-        match self {
-            Raw::Sqlite(path) => {
-                use sqlx::ConnectOptions;
-                let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(path)
-                    .read_only(true)
-                    .connect()
-                    .await?;
-                Ok(sqlx::query(&sql.replace("{s}", ""))
-                    .fetch_one(&mut c)
-                    .await?
-                    .get(0))
-            }
-            Raw::Pg { url, schema } => {
-                use sqlx::Connection;
-                let mut c = sqlx::PgConnection::connect(url).await?;
-                Ok(sqlx::query(&sql.replace("{s}", &format!("\"{schema}\".")))
-                    .fetch_one(&mut c)
-                    .await?
-                    .get(0))
-            }
-        }
-    }
-
-    async fn drop_schema(&self) -> anyhow::Result<()> {
-        if let Raw::Pg { url, schema } = self {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(url).await?;
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .execute(&mut c)
-                .await?;
-        }
-        Ok(())
-    }
-
-    fn is_pg(&self) -> bool {
-        matches!(self, Raw::Pg { .. })
-    }
-}
 
 /// `n` people of one agency (one import), returned in personnel-id order.
 async fn people(store: &dyn Store, n: usize) -> anyhow::Result<(uuid::Uuid, Vec<uuid::Uuid>)> {
@@ -329,7 +222,7 @@ pub async fn ingest(
         );
         checked += 1;
     }
-    let positions = raw.count("SELECT COUNT(*) FROM {s}positions").await?;
+    let positions = raw.count("SELECT COUNT(*) FROM positions").await?;
     anyhow::ensure!(
         !tracking || positions as u64 == n,
         "tracking everywhere, but {positions} of {n} reports kept as positions"
@@ -423,10 +316,10 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
     // Expired positions, spread over 100-196 hours ago, loaded in bulk.
     let t_load = Instant::now();
     eprintln!("loading {positions} expired positions …");
-    raw.exec("CREATE TABLE {s}bench_people (n INTEGER PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL)")
+    raw.exec("CREATE TABLE bench_people (n INTEGER PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL)")
         .await?;
     raw.exec(&format!(
-        "INSERT INTO {{s}}bench_people (n, user_id, device_id) SELECT row_number() OVER (ORDER BY d.user_id) - 1, {}, {} FROM {{s}}devices d",
+        "INSERT INTO bench_people (n, user_id, device_id) SELECT row_number() OVER (ORDER BY d.user_id) - 1, {}, {} FROM devices d",
         if raw.is_pg() { "d.user_id::text" } else { "d.user_id" },
         if raw.is_pg() { "d.id::text" } else { "d.id" }
     ))
@@ -435,10 +328,10 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
     let span = 96 * 3600;
     if raw.is_pg() {
         raw.exec(&format!(
-            "INSERT INTO {{s}}positions (user_id, device_id, tracking_id, area_code, lat, lon, accuracy_m, recorded_at, received_at) \
+            "INSERT INTO positions (user_id, device_id, tracking_id, area_code, lat, lon, accuracy_m, recorded_at, received_at) \
              SELECT p.user_id::uuid, p.device_id::uuid, '{}'::uuid, 'AF-KAB', 34.5 + (g % 100) * 0.0001, 69.1 + (g % 77) * 0.0001, 10, \
                     '{}'::timestamptz + ((g::bigint * {span}) / {positions}) * interval '1 second', '{}'::timestamptz \
-             FROM generate_series(0, {} - 1) g JOIN {{s}}bench_people p ON p.n = g % {people_n}",
+             FROM generate_series(0, {} - 1) g JOIN bench_people p ON p.n = g % {people_n}",
             auth.id,
             oldest.to_rfc3339(),
             now.to_rfc3339(),
@@ -459,7 +352,7 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
         ))
         .await?;
     }
-    raw.exec("DROP TABLE {s}bench_people").await?;
+    raw.exec("DROP TABLE bench_people").await?;
     eprintln!("loaded in {:.0} s", t_load.elapsed().as_secs_f64());
     // 1% of the people are under investigation: their first 24 h are frozen.
     for u in users.iter().take(people_n / 100) {
@@ -479,11 +372,10 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
             )
             .await?;
     }
-    let frozen_expected = {
-        let per_person = positions as f64 / people_n as f64;
-        // Each frozen person's positions in the first quarter of the span.
-        (people_n / 100) as f64 * per_person / 4.0
-    };
+    let frozen_sql =
+        "SELECT COUNT(*) FROM positions p WHERE EXISTS (SELECT 1 FROM location_freezes f \
+         WHERE f.user_id = p.user_id AND p.recorded_at >= f.from_at AND p.recorded_at <= f.to_at)";
+    let frozen_before = raw.count(frozen_sql).await?;
 
     // Live ingest during the purge: 8 reporters, one report each per request
     // (a phone's usual case), in areas without tracking.
@@ -550,17 +442,15 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
     }
     before.sort();
     during.sort();
-    let left = raw.count("SELECT COUNT(*) FROM {s}positions").await?;
-    let frozen_left = raw
-        .count("SELECT COUNT(*) FROM {s}positions p WHERE EXISTS (SELECT 1 FROM {s}location_freezes f WHERE f.user_id = p.user_id AND p.recorded_at >= f.from_at AND p.recorded_at <= f.to_at)")
-        .await?;
+    let left = raw.count("SELECT COUNT(*) FROM positions").await?;
+    let frozen_left = raw.count(frozen_sql).await?;
     anyhow::ensure!(
         left == frozen_left,
         "{left} positions left, {frozen_left} of them frozen: expired unfrozen data survived"
     );
     anyhow::ensure!(
-        (frozen_left as f64 - frozen_expected).abs() / frozen_expected < 0.05,
-        "{frozen_left} frozen positions kept, about {frozen_expected:.0} expected"
+        frozen_left == frozen_before,
+        "{frozen_before} frozen positions before the purge, {frozen_left} after"
     );
     println!(
         "### eTA purge of expired positions (`warden bench purge --positions {positions} --chunk {chunk}{}`)\n",
@@ -601,13 +491,13 @@ pub async fn fanout(postgres: Option<String>, devices: usize) -> anyhow::Result<
     let now = warden_store::now_micros();
     if raw.is_pg() {
         raw.exec(&format!(
-            "INSERT INTO {{s}}devices (id, user_id, name, platform, token_digest, created_at, last_seen_at) \
-             SELECT gen_random_uuid(), id, 'phone', 'web', 'bench-' || id::text, now(), now() FROM {{s}}users WHERE agency_id = '{agency}'"
+            "INSERT INTO devices (id, user_id, name, platform, token_digest, created_at, last_seen_at) \
+             SELECT gen_random_uuid(), id, 'phone', 'web', 'bench-' || id::text, now(), now() FROM users WHERE agency_id = '{agency}'"
         ))
         .await?;
         raw.exec(
-            "INSERT INTO {s}last_locations (user_id, device_id, area_code, since, reported_at) \
-             SELECT user_id, id, 'AF-KAB', now(), now() FROM {s}devices",
+            "INSERT INTO last_locations (user_id, device_id, area_code, since, reported_at) \
+             SELECT user_id, id, 'AF-KAB', now(), now() FROM devices",
         )
         .await?;
     } else {
@@ -699,7 +589,9 @@ pub async fn fanout(postgres: Option<String>, devices: usize) -> anyhow::Result<
         rows.push(("level change (approval `POST …/actions`)", took, told));
     }
     let stored = raw
-        .count("SELECT COUNT(*) FROM {s}notifications WHERE kind IN ('eta.alert', 'eta.level_changed')")
+        .count(
+            "SELECT COUNT(*) FROM notifications WHERE kind IN ('eta.alert', 'eta.level_changed')",
+        )
         .await?;
     anyhow::ensure!(
         stored as usize == 6 * devices,
@@ -801,10 +693,10 @@ pub async fn sms(people_n: usize, window: usize) -> anyhow::Result<()> {
     while (sent < people_n as i64 || delivered < people_n as i64) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         sent = raw
-            .count("SELECT COUNT(*) FROM {s}sms_outbox WHERE state = 'sent'")
+            .count("SELECT COUNT(*) FROM sms_outbox WHERE state = 'sent'")
             .await?;
         delivered = raw
-            .count("SELECT COUNT(DISTINCT p.sms_id) FROM {s}sms_parts p JOIN {s}sms_receipts r ON r.message_id = p.message_id WHERE r.state = 'DELIVRD'")
+            .count("SELECT COUNT(DISTINCT p.sms_id) FROM sms_parts p JOIN sms_receipts r ON r.message_id = p.message_id WHERE r.state = 'DELIVRD'")
             .await?;
         pb.set_position(sent as u64);
     }

@@ -7,11 +7,10 @@
 //! (its two SQL queries in one snapshot), and every area at once.
 
 use crate::bench::{ms, percentile, start, token_for};
-use std::path::PathBuf;
-use std::sync::Arc;
+use crate::bench_db::{fresh, Raw};
 use std::time::{Duration, Instant};
 use warden_domain::{AreaCode, Role};
-use warden_store::{AuditContext, NewAgency, Store};
+use warden_store::{AuditContext, NewAgency};
 
 /// Countries where the network works (most duty stations): weight 12; every
 /// other area weight 1.
@@ -21,38 +20,7 @@ const FIELD: &[&str] = &[
 ];
 const FIELD_WEIGHT: usize = 12;
 
-enum Raw {
-    Sqlite(PathBuf),
-    Pg { url: String, schema: String },
-}
-
 impl Raw {
-    /// One SQL statement, directly (bulk loads).
-    async fn exec(&self, sql: &str) -> anyhow::Result<u64> {
-        use sqlx::{ConnectOptions, Connection};
-        match self {
-            Raw::Sqlite(path) => {
-                let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(path)
-                    .busy_timeout(Duration::from_secs(60))
-                    .connect()
-                    .await?;
-                Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
-            }
-            Raw::Pg { url, schema } => {
-                let mut c = sqlx::PgConnection::connect(url).await?;
-                sqlx::query(&format!("SET search_path TO \"{schema}\""))
-                    .execute(&mut c)
-                    .await?;
-                let n = sqlx::query(sql).execute(&mut c).await?.rows_affected();
-                c.close().await?;
-                Ok(n)
-            }
-        }
-    }
-    fn is_pg(&self) -> bool {
-        matches!(self, Raw::Pg { .. })
-    }
     /// A UUID made from a number and a tag (`4` people, `9` trips).
     fn uuid(&self, expr: &str, tag: char) -> String {
         if self.is_pg() {
@@ -91,37 +59,6 @@ impl Raw {
             )
         }
     }
-}
-
-async fn fresh(postgres: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, String, Raw)> {
-    Ok(match postgres {
-        Some(url) => {
-            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            let s = warden_store_postgres::PgStore::connect_with_schema(url, &schema).await?;
-            s.migrate().await?;
-            (
-                Arc::new(s),
-                format!("postgres (schema {schema})"),
-                Raw::Pg {
-                    url: url.to_string(),
-                    schema,
-                },
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("warden-bench-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir)?;
-            let path = dir.join("bench.db");
-            let s =
-                warden_store_sqlite::SqliteStore::open(path.to_str().expect("utf-8 path")).await?;
-            s.migrate().await?;
-            (
-                Arc::new(s),
-                "sqlite (WAL, synchronous=FULL)".to_string(),
-                Raw::Sqlite(path),
-            )
-        }
-    })
 }
 
 /// Timings of the three questions on one backend.

@@ -1,6 +1,7 @@
 //! The `warden` command: runs the service and administers it.
 
 mod bench;
+mod bench_db;
 mod bench_eta;
 mod bench_lookup;
 mod bench_presence;
