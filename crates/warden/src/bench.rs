@@ -89,6 +89,13 @@ pub enum Bench {
         #[arg(long, default_value_t = warden_server::eta::PURGE_CHUNK)]
         chunk: i64,
     },
+    /// A roll call of everyone in an area: asking them all, their answers, the board.
+    Rollcall {
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+    },
     /// Bulk SMS through the service's SMPP gateway to a local SMSC (npm `smpp`).
     Sms {
         /// People stationed in the area without a smartphone.
@@ -175,6 +182,7 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
                 .await
         }
         Bench::Sms { people, window } => crate::bench_eta::sms(people, window).await,
+        Bench::Rollcall { postgres, people } => crate::bench_eta::rollcall(postgres, people).await,
     }
 }
 

@@ -16,7 +16,10 @@ use warden_store::{
 };
 
 /// `n` people of one agency (one import), returned in personnel-id order.
-async fn people(store: &dyn Store, n: usize) -> anyhow::Result<(uuid::Uuid, Vec<uuid::Uuid>)> {
+pub(crate) async fn people(
+    store: &dyn Store,
+    n: usize,
+) -> anyhow::Result<(uuid::Uuid, Vec<uuid::Uuid>)> {
     let ctx = AuditContext::system("warden bench");
     let agency = store
         .create_agency(
@@ -714,5 +717,123 @@ pub async fn sms(people_n: usize, window: usize) -> anyhow::Result<()> {
         people_n as f64 / took.as_secs_f64()
     );
     println!("\n{delivered} delivery receipts recorded.");
+    Ok(())
+}
+
+/// A roll call of everyone stationed in one area: time to ask them all (the
+/// event, an in-app notification each, e-mails and texts queued, in one
+/// transaction, through the API), time to take their answers, and time to
+/// tally the board with every answer in.
+pub async fn rollcall(postgres: Option<String>, people_n: usize) -> anyhow::Result<()> {
+    let (store, label, raw) = fresh(postgres.as_deref()).await?;
+    let srv = start(store.clone()).await?;
+    let (agency, users) = people(store.as_ref(), people_n).await?;
+    // All stationed in Kabul; half reachable by e-mail, half by SMS (no smartphone).
+    raw.exec(&format!(
+        "UPDATE profiles SET duty_station = 'AF-KAB', phone = CASE WHEN personnel_id LIKE '%0' OR personnel_id LIKE '%2' \
+         OR personnel_id LIKE '%4' OR personnel_id LIKE '%6' OR personnel_id LIKE '%8' THEN '+2547' || substr(personnel_id, 2) ELSE '' END \
+         WHERE agency_id = '{agency}'"
+    ))
+    .await?;
+    raw.exec(&format!(
+        "UPDATE users SET email = lower(username) || '@bench.invalid' WHERE agency_id = '{agency}'"
+    ))
+    .await?;
+    let (dof_id, dof) =
+        token_for(store.as_ref(), "bench.do", Role::DesignatedOfficial, "AF").await?;
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    let rc: serde_json::Value = http
+        .post(format!("{}/api/v1/roll-calls", srv.base))
+        .bearer_auth(&dof)
+        .json(&serde_json::json!({"areas": ["AF-KAB"], "message": "Explosion near the compound"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let ask = t0.elapsed();
+    let id = uuid::Uuid::parse_str(rc["id"].as_str().expect("id"))?;
+    let asked = rc["people"].as_i64().unwrap_or(0);
+    anyhow::ensure!(
+        asked as usize == people_n,
+        "{asked} of {people_n} asked: {rc}"
+    );
+    let texts = raw
+        .count(&format!(
+            "SELECT COUNT(*) FROM sms_outbox WHERE ref = 'rollcall:{id}'"
+        ))
+        .await?;
+    // The answers, 32 at a time, as the phone app, the API and SMS replies record them.
+    let t1 = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, u) in users.iter().enumerate() {
+        let (store, sem, u) = (store.clone(), sem.clone(), *u);
+        let permit = sem.acquire_owned().await?;
+        tasks.spawn(async move {
+            let _permit = permit;
+            store
+                .record_wellbeing(
+                    &warden_store::NewWellbeing {
+                        user: u,
+                        status: if i % 50 == 0 {
+                            warden_domain::eta::Wellbeing::NeedHelp
+                        } else {
+                            warden_domain::eta::Wellbeing::Safe
+                        },
+                        dependants: vec![],
+                        note: String::new(),
+                        channel: if i % 2 == 0 {
+                            "sms".into()
+                        } else {
+                            "web".into()
+                        },
+                    },
+                    &AuditContext::system("warden bench"),
+                )
+                .await
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let answers = t1.elapsed();
+    let t2 = Instant::now();
+    let board: serde_json::Value = http
+        .get(format!("{}/api/v1/roll-calls/{id}", srv.base))
+        .bearer_auth(&dof)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let tally = t2.elapsed();
+    let totals = &board["totals"];
+    let help = (people_n + 49) / 50;
+    anyhow::ensure!(
+        totals["needs_help"] == help as u64 && totals["accounted"] == (people_n - help) as u64,
+        "board totals {totals}"
+    );
+    let _ = dof_id;
+    println!(
+        "### Roll call (`warden bench rollcall --people {people_n}{}`)\n",
+        if postgres.is_some() {
+            " --postgres URL"
+        } else {
+            ""
+        }
+    );
+    println!("Store: {label}. {people_n} people stationed in Kabul (half with an e-mail address, half with a phone and no smartphone); the DO starts a roll call through the API, everyone present is asked in one transaction; then every person answers (one in fifty needs help), 32 answers at a time as the app, the API and SMS replies record them; then the board is read through the API.\n");
+    println!("| people | ask all (`POST /api/v1/roll-calls`) | texts queued | answers recorded | answers/s | tally the board (`GET …/roll-calls/{{id}}`) |\n|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {people_n} | {} | {texts} | {:.1} s | {:.0} | {} |",
+        ms(ask),
+        answers.as_secs_f64(),
+        people_n as f64 / answers.as_secs_f64(),
+        ms(tally)
+    );
+    drop(srv);
+    raw.drop_schema().await?;
     Ok(())
 }
