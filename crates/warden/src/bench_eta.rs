@@ -810,7 +810,7 @@ pub async fn rollcall(postgres: Option<String>, people_n: usize) -> anyhow::Resu
         .await?;
     let tally = t2.elapsed();
     let totals = &board["totals"];
-    let help = (people_n + 49) / 50;
+    let help = people_n.div_ceil(50);
     anyhow::ensure!(
         totals["needs_help"] == help as u64 && totals["accounted"] == (people_n - help) as u64,
         "board totals {totals}"
