@@ -815,7 +815,6 @@ pub async fn rollcall(postgres: Option<String>, people_n: usize) -> anyhow::Resu
         totals["needs_help"] == help as u64 && totals["accounted"] == (people_n - help) as u64,
         "board totals {totals}"
     );
-    let _ = dof_id;
     println!(
         "### Roll call (`warden bench rollcall --people {people_n}{}`)\n",
         if postgres.is_some() {
