@@ -739,8 +739,7 @@ pub async fn rollcall(postgres: Option<String>, people_n: usize) -> anyhow::Resu
         "UPDATE users SET email = lower(username) || '@bench.invalid' WHERE agency_id = '{agency}'"
     ))
     .await?;
-    let (dof_id, dof) =
-        token_for(store.as_ref(), "bench.do", Role::DesignatedOfficial, "AF").await?;
+    let (_, dof) = token_for(store.as_ref(), "bench.do", Role::DesignatedOfficial, "AF").await?;
     let http = reqwest::Client::new();
     let t0 = Instant::now();
     let rc: serde_json::Value = http
