@@ -2,7 +2,7 @@
 //! tracking, freezes and the purge, undertakings, geo-alerts, answers.
 
 use crate::notify::SQL_UUID;
-use crate::{audit_tx, be, parse_ts, ts, uuid, SqliteStore};
+use crate::{audit_tx, be, opt_ts, parse_ts, ts, uuid, SqliteStore};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
@@ -21,13 +21,6 @@ fn area(s: &str) -> Result<AreaCode> {
     AreaCode::parse(s).map_err(bad)
 }
 
-fn opt_ts(r: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    r.get::<Option<String>, _>(col)
-        .as_deref()
-        .map(parse_ts)
-        .transpose()
-}
-
 fn opt_uuid(r: &SqliteRow, col: &str) -> Result<Option<Uuid>> {
     r.get::<Option<String>, _>(col)
         .as_deref()
@@ -42,8 +35,8 @@ fn device_row(r: &SqliteRow) -> Result<Device> {
         name: r.get("name"),
         platform: r.get("platform"),
         created_at: parse_ts(r.get("created_at"))?,
-        last_seen_at: opt_ts(r, "last_seen_at")?,
-        revoked_at: opt_ts(r, "revoked_at")?,
+        last_seen_at: opt_ts(r.get("last_seen_at"))?,
+        revoked_at: opt_ts(r.get("revoked_at"))?,
     })
 }
 
@@ -79,7 +72,7 @@ fn tracking_row(r: &SqliteRow) -> Result<TrackingAuthorisation> {
         authorised_by: uuid(r.get("authorised_by"))?,
         authorised_by_name: r.get("authorised_by_name"),
         created_at: parse_ts(r.get("created_at"))?,
-        ended_at: opt_ts(r, "ended_at")?,
+        ended_at: opt_ts(r.get("ended_at"))?,
         ended_by: opt_uuid(r, "ended_by")?,
         end_reason: r.get("end_reason"),
     })
@@ -120,7 +113,7 @@ fn freeze_row(r: &SqliteRow) -> Result<Freeze> {
         created_by: uuid(r.get("created_by"))?,
         created_by_name: r.get("created_by_name"),
         created_at: parse_ts(r.get("created_at"))?,
-        lifted_at: opt_ts(r, "lifted_at")?,
+        lifted_at: opt_ts(r.get("lifted_at"))?,
         lifted_by: opt_uuid(r, "lifted_by")?,
         lift_reason: r.get("lift_reason"),
     })
@@ -263,7 +256,7 @@ pub(crate) async fn ingest_group_tx(
                     a.get::<String, _>("area_code"),
                     parse_ts(a.get("starts_at"))?,
                     parse_ts(a.get("ends_at"))?,
-                    opt_ts(a, "ended_at")?,
+                    opt_ts(a.get("ended_at"))?,
                 ));
             }
             let mut kept = vec![];

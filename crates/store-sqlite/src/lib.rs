@@ -49,7 +49,7 @@ pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| StoreError::Backend(format!("bad timestamp {s:?}: {e}")))
 }
 
-fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
