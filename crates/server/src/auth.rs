@@ -55,23 +55,107 @@ impl Authed {
     }
 }
 
-async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Authed>, ApiError> {
-    let token = match parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+/// Fully authenticated API sessions recently looked up, by token digest, for
+/// at most a minute (and never past the session's expiry). Signing out, the
+/// second factor and a change of the user's TOTP forget them at once in this
+/// process; the pages always read the session from the store.
+#[derive(Default)]
+pub struct SessionCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (Instant, Session, User)>>,
+}
+
+impl SessionCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    const MAX: usize = 100_000;
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (Instant, Session, User)>>
     {
-        Some(h) => match h.strip_prefix("Bearer ") {
-            Some(t) => Some(t.trim().to_string()),
-            None => {
-                return Err(ApiError::new(
-                    Code::Unauthenticated,
-                    "the Authorization header must be `Bearer <token>`",
-                ))
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, digest: &str, now: chrono::DateTime<chrono::Utc>) -> Option<(Session, User)> {
+        self.lock()
+            .get(digest)
+            .filter(|(at, s, _)| at.elapsed() < Self::TTL && s.expires_at > now)
+            .map(|(_, s, u)| (s.clone(), u.clone()))
+    }
+
+    fn put(&self, s: &Session, u: &User) {
+        let mut map = self.lock();
+        if map.len() >= Self::MAX {
+            map.retain(|_, (at, ..)| at.elapsed() < Self::TTL);
+            if map.len() >= Self::MAX {
+                map.clear();
             }
+        }
+        map.insert(s.digest.clone(), (Instant::now(), s.clone(), u.clone()));
+    }
+
+    /// A session ended or changed (sign-out, second factor done).
+    pub fn forget(&self, digest: &str) {
+        self.lock().remove(digest);
+    }
+
+    /// Every session of a user whose account changed.
+    pub fn forget_user(&self, user: uuid::Uuid) {
+        self.lock().retain(|_, (_, _, u)| u.id != user);
+    }
+}
+
+fn bearer_or_cookie(parts: &Parts) -> Result<Option<String>, ApiError> {
+    Ok(
+        match parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(h) => match h.strip_prefix("Bearer ") {
+                Some(t) => Some(t.trim().to_string()),
+                None => {
+                    return Err(ApiError::new(
+                        Code::Unauthenticated,
+                        "the Authorization header must be `Bearer <token>`",
+                    ))
+                }
+            },
+            None => cookie(&parts.headers, SESSION_COOKIE).map(str::to_string),
         },
-        None => cookie(&parts.headers, SESSION_COOKIE).map(str::to_string),
+    )
+}
+
+/// [`resolve`] for the API through the [`SessionCache`]: only fully
+/// authenticated sessions are kept.
+async fn resolve_api(parts: &Parts, state: &AppState) -> Result<Option<Authed>, ApiError> {
+    let Some(token) = bearer_or_cookie(parts)? else {
+        return Ok(None);
     };
+    let digest = warden_auth::token_digest(&token);
+    let now = warden_store::now_micros();
+    if let Some((session, user)) = state.sessions.get(&digest, now) {
+        return Ok(Some(Authed {
+            user,
+            session,
+            ip: client_ip(parts),
+        }));
+    }
+    let found = state.store.get_session(&digest, now).await?;
+    Ok(found.map(|(session, user)| {
+        let a = Authed {
+            user,
+            session,
+            ip: client_ip(parts),
+        };
+        if a.fully_authenticated() {
+            state.sessions.put(&a.session, &a.user);
+        }
+        a
+    }))
+}
+
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Authed>, ApiError> {
+    let token = bearer_or_cookie(parts)?;
     let Some(token) = token else { return Ok(None) };
     let digest = warden_auth::token_digest(&token);
     Ok(state
@@ -91,7 +175,7 @@ pub struct ApiUser(pub Authed);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(parts, state).await? {
+        match resolve_api(parts, state).await? {
             None => Err(ApiError::new(
                 Code::Unauthenticated,
                 "sign in or send a bearer token (POST /api/v1/auth/token)",
@@ -111,7 +195,7 @@ impl OptionalFromRequestParts<AppState> for ApiUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, ApiError> {
-        match resolve(parts, state).await? {
+        match resolve_api(parts, state).await? {
             Some(a) if a.fully_authenticated() => Ok(Some(ApiUser(a))),
             _ => Ok(None),
         }

@@ -17,6 +17,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Devices recently seen, by token digest (eTA ingest).
     pub devices: Arc<crate::eta::DeviceCache>,
+    /// API sessions recently seen, by token digest.
+    pub sessions: Arc<crate::auth::SessionCache>,
+    /// The approved-airline list in force and the reviewers per country (TRIP answers).
+    pub trip_cache: Arc<crate::trips::TripCache>,
 }
 
 /// Area geometry prepared for lookups and maps, rebuilt when areas change.
@@ -105,6 +109,8 @@ impl AppState {
             limiter: Arc::new(limiter),
             metrics: Arc::new(Metrics::new()),
             devices: Arc::new(crate::eta::DeviceCache::default()),
+            sessions: Arc::new(crate::auth::SessionCache::default()),
+            trip_cache: Arc::new(crate::trips::TripCache::default()),
         })
     }
 

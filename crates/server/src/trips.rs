@@ -9,6 +9,7 @@ use crate::service;
 use crate::state::AppState;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 use warden_domain::people::AirlineCode;
 use warden_domain::role::{has_role_for_area, has_role_for_country};
@@ -17,11 +18,86 @@ use warden_domain::trip::{
     TripPurpose,
 };
 use warden_domain::{AreaCode, CountryCode, Role, Scope};
-use warden_store::{LegDecision, NewLeg, NewTravelRequest, ProcessingModeChange, TravelRequest};
+use warden_store::{
+    AirlineList, LegDecision, NewLeg, NewTravelRequest, ProcessingModeChange, TravelRequest,
+};
+
+type Timed<T> = (std::time::Instant, T);
+
+/// What every TRIP answer shows and rarely changes: the approved-airline list
+/// in force and the security advisers per country. Kept for at most
+/// [`TripCache::TTL`]; publishing a list, creating a user or importing
+/// profiles in this process forgets them at once.
+#[derive(Default)]
+pub struct TripCache {
+    /// The list in force, for the UTC day it was read (a new month may bring another).
+    airlines: std::sync::Mutex<Option<Timed<(chrono::NaiveDate, Option<Arc<AirlineList>>)>>>,
+    reviewers: std::sync::Mutex<HashMap<CountryCode, Timed<Arc<Vec<warden_store::User>>>>>,
+}
+
+impl TripCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The approved-airline list in force today.
+    pub async fn airlines(&self, state: &AppState) -> ApiResult<Option<Arc<AirlineList>>> {
+        let today = Utc::now().date_naive();
+        if let Some((at, (day, list))) = &*self.airlines.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *day == today && at.elapsed() < Self::TTL {
+                return Ok(list.clone());
+            }
+        }
+        let list = state.store.airline_list(None).await?.map(Arc::new);
+        *self.airlines.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), (today, list.clone())));
+        Ok(list)
+    }
+
+    /// The users holding the security adviser role in a country.
+    async fn advisers(
+        &self,
+        state: &AppState,
+        country: &CountryCode,
+    ) -> ApiResult<Arc<Vec<warden_store::User>>> {
+        if let Some((at, users)) = self
+            .reviewers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(country)
+        {
+            if at.elapsed() < Self::TTL {
+                return Ok(users.clone());
+            }
+        }
+        let users = Arc::new(
+            state
+                .store
+                .users_with_role(Role::SecurityAdviser, country)
+                .await?,
+        );
+        self.reviewers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(country.clone(), (std::time::Instant::now(), users.clone()));
+        Ok(users)
+    }
+
+    /// An airline list was published.
+    pub fn forget_airlines(&self) {
+        *self.airlines.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Users, their roles or names changed.
+    pub fn forget_reviewers(&self) {
+        self.reviewers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
 
 /// Security advisers per country, fetched once per response.
 #[derive(Default)]
-pub struct Reviewers(HashMap<CountryCode, Vec<warden_store::User>>);
+pub struct Reviewers(HashMap<CountryCode, Arc<Vec<warden_store::User>>>);
 
 impl Reviewers {
     pub async fn for_area(
@@ -31,10 +107,7 @@ impl Reviewers {
         country: &CountryCode,
     ) -> ApiResult<Vec<String>> {
         if !self.0.contains_key(country) {
-            let users = state
-                .store
-                .users_with_role(Role::SecurityAdviser, country)
-                .await?;
+            let users = state.trip_cache.advisers(state, country).await?;
             self.0.insert(country.clone(), users);
         }
         Ok(self.0[country]

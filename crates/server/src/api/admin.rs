@@ -209,7 +209,7 @@ pub async fn create_user_checked(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    Ok(state
+    let user = state
         .store
         .create_user(
             &NewUser {
@@ -223,7 +223,9 @@ pub async fn create_user_checked(
             },
             audit,
         )
-        .await?)
+        .await?;
+    state.trip_cache.forget_reviewers();
+    Ok(user)
 }
 
 /// Create a user with roles (administrators).

@@ -170,5 +170,6 @@ pub async fn publish(
         .store
         .publish_airline_list(m, &airlines, r.note.trim(), &who.audit())
         .await?;
+    state.trip_cache.forget_airlines();
     Ok(Json(list_dto(l)))
 }

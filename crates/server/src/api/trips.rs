@@ -208,7 +208,7 @@ pub struct TravelRequestDto {
 async fn leg_dto(
     state: &AppState,
     rv: &mut Reviewers,
-    airlines: &Option<warden_store::AirlineList>,
+    airlines: &Option<std::sync::Arc<warden_store::AirlineList>>,
     l: Leg,
 ) -> ApiResult<LegDto> {
     let reviewers = rv.for_area(state, &l.area, &l.country).await?;
@@ -243,7 +243,7 @@ async fn leg_dto(
 
 async fn request_dto(state: &AppState, t: TravelRequest) -> ApiResult<TravelRequestDto> {
     let mut rv = Reviewers::default();
-    let airlines = state.store.airline_list(None).await?;
+    let airlines = state.trip_cache.airlines(state).await?;
     let mut legs = Vec::with_capacity(t.legs.len());
     for l in t.legs {
         legs.push(leg_dto(state, &mut rv, &airlines, l).await?);
@@ -415,7 +415,7 @@ pub async fn queue(
         })
         .await?;
     let mut rv = Reviewers::default();
-    let airlines = state.store.airline_list(None).await?;
+    let airlines = state.trip_cache.airlines(&state).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for q in page.items {
         let QueuedLeg {

@@ -156,6 +156,7 @@ pub async fn totp(
             {
                 return ApiError::from(e).into_response();
             }
+            state.sessions.forget(&who.session.digest);
             state.metrics.login("ok");
             see_other(&next)
         }
@@ -189,6 +190,7 @@ async fn pending_secret(state: &AppState, who: &crate::auth::Authed) -> Result<S
         .store
         .set_totp(who.user.id, Some(&s), false, &who.audit())
         .await?;
+    state.sessions.forget_user(who.user.id);
     Ok(s)
 }
 
@@ -271,6 +273,7 @@ pub async fn enrol(
                     .await
             }
             .await;
+            state.sessions.forget_user(who.user.id);
             match r {
                 Ok(()) => see_other("/?done=two_factor_on"),
                 Err(e) => ApiError::from(e).into_response(),
@@ -286,10 +289,9 @@ pub async fn enrol(
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE) {
-        let _ = state
-            .store
-            .delete_session(&warden_auth::token_digest(token))
-            .await;
+        let digest = warden_auth::token_digest(token);
+        let _ = state.store.delete_session(&digest).await;
+        state.sessions.forget(&digest);
     }
     let mut resp = see_other("/login");
     resp.headers_mut().insert(
