@@ -8,11 +8,14 @@ use crate::be;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 use warden_store::{
-    AuditContext, IngestOutcome, LocationBatch, NewTravelRequest, Result, StoreError,
+    AuditContext, IngestOutcome, LocationBatch, NewTravelRequest, Result, StoreError, TravelRequest,
 };
 
 /// Jobs committed in one transaction at most.
 const GROUP_COMMIT_MAX: usize = 256;
+/// Rounds of yielding to requests about to hand in a job before a group is
+/// written (each round only while the previous one brought more).
+const LINGER_ROUNDS: usize = 4;
 
 pub(crate) enum Work {
     Submit(NewTravelRequest, AuditContext),
@@ -20,7 +23,7 @@ pub(crate) enum Work {
 }
 
 pub(crate) enum Done {
-    Submitted(Uuid),
+    Submitted(Box<TravelRequest>),
     Ingested(IngestOutcome),
 }
 
@@ -60,8 +63,8 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, work: &Work) -> Result<Done> {
     match work {
         Work::Submit(request, audit) => {
             let id = Uuid::now_v7();
-            crate::trip::insert_request_tx(tx, request, audit, id).await?;
-            Ok(Done::Submitted(id))
+            let t = crate::trip::insert_request_tx(tx, request, audit, id).await?;
+            Ok(Done::Submitted(Box::new(t)))
         }
         Work::Locations(batch) => crate::eta::ingest_tx(tx, batch).await.map(Done::Ingested),
     }
@@ -70,11 +73,20 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, work: &Work) -> Result<Done> {
 async fn run(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match jobs.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+        // Take every job waiting; then let the requests already on their way
+        // hand theirs in (a yield, no timer), while that still brings more.
+        for round in 0..LINGER_ROUNDS {
+            let before = batch.len();
+            while batch.len() < GROUP_COMMIT_MAX {
+                match jobs.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
             }
+            if (round > 0 && batch.len() == before) || batch.len() >= GROUP_COMMIT_MAX {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
         let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
@@ -130,6 +142,51 @@ async fn run(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
             if let Ok(Some(outs)) = together {
                 for ((i, _), out) in locations.iter().zip(outs) {
                     results[*i] = Some(out.map(Done::Ingested));
+                }
+            }
+        }
+        // Travel submissions likewise, set-wise under one savepoint.
+        let submissions: Vec<(usize, (&NewTravelRequest, &AuditContext, Uuid))> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| match &j.work {
+                Work::Submit(r, a) => Some((i, (r, a, Uuid::now_v7()))),
+                _ => None,
+            })
+            .collect();
+        if submissions.len() > 1 {
+            let jobs: Vec<_> = submissions.iter().map(|(_, j)| *j).collect();
+            let together = async {
+                sqlx::query("SAVEPOINT submissions")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
+                match crate::trip::insert_requests_tx(&mut tx, &jobs).await {
+                    Ok(trips) => {
+                        sqlx::query("RELEASE submissions")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Ok(Some(trips))
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "travel submissions written one by one");
+                        sqlx::query("ROLLBACK TO submissions")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        sqlx::query("RELEASE submissions")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(be)?;
+                        Ok::<_, StoreError>(None)
+                    }
+                }
+            }
+            .await;
+            if let Ok(Some(trips)) = together {
+                for ((i, _), t) in submissions.iter().zip(trips) {
+                    results[*i] = Some(Ok(Done::Submitted(Box::new(t))));
                 }
             }
         }

@@ -100,76 +100,277 @@ async fn reevaluate_sqlite(
     .rows_affected())
 }
 
-/// The writes of one submission, inside `tx`.
+/// Bound parameters per statement stay well under SQLite's limit (32,766).
+const PARAMS_PER_STATEMENT: usize = 16_000;
+
+/// The writes of one submission, inside `tx`; the trip as stored.
 pub(crate) async fn insert_request_tx(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     r: &NewTravelRequest,
     audit: &AuditContext,
     id: Uuid,
-) -> Result<()> {
-    let now = ts(&audit.at);
-    // A TA number is the agency's: the ERP's copy of the TA finds this trip.
-    sqlx::query("INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, CASE WHEN ? IS NULL THEN NULL ELSE (SELECT agency_id FROM users WHERE id = ?) END, ?, ?)")
-            .bind(id.to_string())
-            .bind(r.traveller.to_string())
-            .bind(r.submitted_by.to_string())
-            .bind(r.purpose.as_str())
-            .bind(&r.ta_number)
-            .bind(&r.ta_number)
-            .bind(r.traveller.to_string())
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| match be(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "TA {} is already recorded for this agency",
-                    r.ta_number.as_deref().unwrap_or_default()
-                )),
-                other => other,
-            })?;
-    let mut kinds = vec![];
-    for (i, l) in r.legs.iter().enumerate() {
-        let area = sqlx::query("SELECT a.code, m.mode FROM areas a LEFT JOIN area_modes m ON m.area_code = a.code WHERE a.code = ?")
-                .bind(l.area.as_str())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(be)?
-                .ok_or_else(|| StoreError::NotFound(format!("area {} (legs[{i}])", l.area)))?;
-        let mode = match area.get::<Option<String>, _>("mode") {
-            Some(m) => mode_of(&m)?,
-            None => ProcessingMode::Automatic,
-        };
-        kinds.push(mode.leg_kind().as_str());
-        sqlx::query(
-                "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, carrier, kind, status) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id.to_string())
-            .bind(i as i64 + 1)
-            .bind(&l.origin)
-            .bind(&l.destination)
-            .bind(l.area.as_str())
-            .bind(ts(&l.depart))
-            .bind(ts(&l.arrive))
-            .bind(&l.depart_tz)
-            .bind(&l.arrive_tz)
-            .bind(l.carrier.as_ref().map(|c| c.as_str()))
-            .bind(mode.leg_kind().as_str())
-            .bind(LegStatus::initial(mode).as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(be)?;
+) -> Result<TravelRequest> {
+    let mut out = insert_requests_tx(tx, &[(r, audit, id)])
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) if r.ta_number.is_some() => StoreError::Conflict(format!(
+                "TA {} is already recorded for this agency",
+                r.ta_number.as_deref().unwrap_or_default()
+            )),
+            other => other,
+        })?;
+    out.pop().ok_or_else(|| bad("no trip written"))
+}
+
+/// The writes of several submissions set-wise, inside `tx` (a handful of
+/// statements for any number of trips): the trips as stored, answered from
+/// what was written rather than read back. One bad submission fails them all
+/// (the group-commit writer then writes each alone).
+pub(crate) async fn insert_requests_tx(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    jobs: &[(&NewTravelRequest, &AuditContext, Uuid)],
+) -> Result<Vec<TravelRequest>> {
+    if jobs.is_empty() {
+        return Ok(vec![]);
     }
-    audit_tx(
-            tx,
-            audit,
-            "trip.submit",
-            &format!("trip:{id}"),
-            json!({"purpose": r.purpose.as_str(), "legs": r.legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>(), "kinds": kinds, "ta_number": r.ta_number}),
-        )
-        .await?;
+    // The areas of every leg: name, country and processing mode.
+    let mut codes: Vec<&str> = jobs
+        .iter()
+        .flat_map(|(r, ..)| r.legs.iter().map(|l| l.area.as_str()))
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut areas: HashMap<String, (String, CountryCode, ProcessingMode)> = HashMap::new();
+    for chunk in codes.chunks(PARAMS_PER_STATEMENT) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT a.code, a.name, a.country, m.mode FROM areas a LEFT JOIN area_modes m ON m.area_code = a.code WHERE a.code IN (",
+        );
+        let mut sep = b.separated(", ");
+        for c in chunk {
+            sep.push_bind(*c);
+        }
+        b.push(")");
+        for row in b.build().fetch_all(&mut **tx).await.map_err(be)? {
+            let mode = match row.get::<Option<String>, _>("mode") {
+                Some(m) => mode_of(&m)?,
+                None => ProcessingMode::Automatic,
+            };
+            areas.insert(
+                row.get("code"),
+                (
+                    row.get("name"),
+                    CountryCode::parse(row.get("country")).map_err(bad)?,
+                    mode,
+                ),
+            );
+        }
+    }
+    for (r, ..) in jobs {
+        for (i, l) in r.legs.iter().enumerate() {
+            if !areas.contains_key(l.area.as_str()) {
+                return Err(StoreError::NotFound(format!("area {} (legs[{i}])", l.area)));
+            }
+        }
+    }
+    // The travellers: name, and agency (that of a TA number).
+    let mut ids: Vec<String> = jobs.iter().map(|(r, ..)| r.traveller.to_string()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut travellers: HashMap<String, (String, Option<String>)> = HashMap::new();
+    for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT id, display_name, agency_id FROM users WHERE id IN (",
+        );
+        let mut sep = b.separated(", ");
+        for c in chunk {
+            sep.push_bind(c.as_str());
+        }
+        b.push(")");
+        for row in b.build().fetch_all(&mut **tx).await.map_err(be)? {
+            travellers.insert(
+                row.get("id"),
+                (row.get("display_name"), row.get("agency_id")),
+            );
+        }
+    }
+    let agency_of = |r: &NewTravelRequest| -> Option<String> {
+        r.ta_number.as_ref()?;
+        travellers.get(&r.traveller.to_string())?.1.clone()
+    };
+    for chunk in jobs.chunks(PARAMS_PER_STATEMENT / 8) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, created_at, updated_at) ",
+        );
+        b.push_values(chunk, |mut q, (r, audit, id)| {
+            let now = ts(&audit.at);
+            q.push_bind(id.to_string())
+                .push_bind(r.traveller.to_string())
+                .push_bind(r.submitted_by.to_string())
+                .push_bind(r.purpose.as_str())
+                .push_bind(r.ta_number.clone())
+                .push_bind(agency_of(r))
+                .push_bind(now.clone())
+                .push_bind(now);
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
+    }
+    let legs: Vec<(Uuid, i64, &NewLeg)> = jobs
+        .iter()
+        .flat_map(|(r, _, id)| {
+            r.legs
+                .iter()
+                .enumerate()
+                .map(move |(i, l)| (*id, i as i64 + 1, l))
+        })
+        .collect();
+    for chunk in legs.chunks(PARAMS_PER_STATEMENT / 12) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, carrier, kind, status) ",
+        );
+        b.push_values(chunk, |mut q, (id, seq, l)| {
+            let mode = areas[l.area.as_str()].2;
+            q.push_bind(id.to_string())
+                .push_bind(*seq)
+                .push_bind(&l.origin)
+                .push_bind(&l.destination)
+                .push_bind(l.area.as_str())
+                .push_bind(ts(&l.depart))
+                .push_bind(ts(&l.arrive))
+                .push_bind(&l.depart_tz)
+                .push_bind(&l.arrive_tz)
+                .push_bind(l.carrier.as_ref().map(|c| c.as_str()))
+                .push_bind(mode.leg_kind().as_str())
+                .push_bind(LegStatus::initial(mode).as_str());
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
+    }
+    let entries: Vec<(&AuditContext, String, serde_json::Value)> = jobs
+        .iter()
+        .map(|(r, audit, id)| {
+            let kinds: Vec<&str> = r
+                .legs
+                .iter()
+                .map(|l| areas[l.area.as_str()].2.leg_kind().as_str())
+                .collect();
+            (
+                *audit,
+                format!("trip:{id}"),
+                json!({"purpose": r.purpose.as_str(), "legs": r.legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>(), "kinds": kinds, "ta_number": r.ta_number}),
+            )
+        })
+        .collect();
+    audit_many_tx(tx, "trip.submit", &entries).await?;
+    // The trips as written (timestamps as stored, to the microsecond).
+    let mut out = Vec::with_capacity(jobs.len());
+    for (r, audit, id) in jobs {
+        let at = parse_ts(&ts(&audit.at))?;
+        let legs: Vec<Leg> = r
+            .legs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (name, country, mode) = &areas[l.area.as_str()];
+                Ok(Leg {
+                    seq: i as i32 + 1,
+                    origin: l.origin.clone(),
+                    destination: l.destination.clone(),
+                    area: l.area.clone(),
+                    area_name: name.clone(),
+                    country: country.clone(),
+                    depart: parse_ts(&ts(&l.depart))?,
+                    arrive: parse_ts(&ts(&l.arrive))?,
+                    depart_tz: l.depart_tz.clone(),
+                    arrive_tz: l.arrive_tz.clone(),
+                    kind: mode.leg_kind(),
+                    status: LegStatus::initial(*mode),
+                    decided_by: None,
+                    decided_by_name: None,
+                    decided_at: None,
+                    grounds: vec![],
+                    comment: String::new(),
+                    carrier: l.carrier.clone(),
+                    answer: String::new(),
+                    answered_at: None,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let statuses: Vec<LegStatus> = legs.iter().map(|l| l.status).collect();
+        let traveller = travellers
+            .get(&r.traveller.to_string())
+            .ok_or_else(|| StoreError::NotFound(format!("user {}", r.traveller)))?;
+        out.push(TravelRequest {
+            id: *id,
+            traveller: r.traveller,
+            traveller_name: traveller.0.clone(),
+            submitted_by: r.submitted_by,
+            purpose: r.purpose,
+            ta_number: r.ta_number.clone(),
+            agency: agency_of(r).as_deref().map(uuid).transpose()?,
+            status: TripStatus::of(&statuses),
+            created_at: at,
+            updated_at: at,
+            legs,
+        });
+    }
+    Ok(out)
+}
+
+/// Appends several audit entries of one action in order, chained, with one
+/// read of the chain's head and multi-row inserts.
+async fn audit_many_tx(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    action: &str,
+    entries: &[(&AuditContext, String, serde_json::Value)],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(be)?;
+    let (mut seq, mut prev) = match head {
+        Some(r) => (r.get::<i64, _>("seq"), r.get::<String, _>("hash")),
+        None => (0, AUDIT_GENESIS.to_string()),
+    };
+    let mut rows = Vec::with_capacity(entries.len());
+    for (ctx, target, detail) in entries {
+        seq += 1;
+        let detail = detail.to_string();
+        let hash = audit_hash(
+            &prev,
+            &audit_canonical(
+                seq,
+                &ctx.at,
+                ctx.actor,
+                &ctx.actor_name,
+                ctx.ip.as_deref(),
+                action,
+                target,
+                &detail,
+            ),
+        );
+        rows.push((seq, *ctx, target, detail, prev, hash.clone()));
+        prev = hash;
+    }
+    for chunk in rows.chunks(PARAMS_PER_STATEMENT / 10) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit_log (seq, at, actor_id, actor_name, ip, action, target, detail, prev_hash, hash) ",
+        );
+        b.push_values(chunk, |mut q, (seq, ctx, target, detail, prev, hash)| {
+            q.push_bind(*seq)
+                .push_bind(ts(&ctx.at))
+                .push_bind(ctx.actor.map(|a| a.to_string()))
+                .push_bind(&ctx.actor_name)
+                .push_bind(&ctx.ip)
+                .push_bind(action)
+                .push_bind(target.as_str())
+                .push_bind(detail)
+                .push_bind(prev)
+                .push_bind(hash);
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
+    }
     Ok(())
 }
 
@@ -306,15 +507,14 @@ impl SqliteStore {
         r: &NewTravelRequest,
         audit: &AuditContext,
     ) -> Result<TravelRequest> {
-        let id = match self
+        match self
             .group
             .run(crate::group::Work::Submit(r.clone(), audit.clone()))
             .await?
         {
-            crate::group::Done::Submitted(id) => id,
-            _ => return Err(bad("unexpected answer from the group-commit writer")),
-        };
-        self.trip_get(id).await?.ok_or_else(|| bad("trip vanished"))
+            crate::group::Done::Submitted(t) => Ok(*t),
+            _ => Err(bad("unexpected answer from the group-commit writer")),
+        }
     }
 
     pub(crate) async fn trip_get(&self, id: Uuid) -> Result<Option<TravelRequest>> {
