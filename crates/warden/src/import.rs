@@ -202,7 +202,7 @@ pub async fn profiles(
 }
 
 /// TAs per transaction.
-pub const TA_BATCH: usize = 5000;
+pub const TA_BATCH: usize = 20_000;
 
 /// One TA being read: its rows are consecutive in the file.
 struct Pending {
@@ -238,6 +238,7 @@ pub async fn travel_authorisations(
     let mut batch: Vec<Pending> = Vec::with_capacity(TA_BATCH);
     let mut cur: Option<Pending> = None;
     let mut rec = csv::StringRecord::new();
+    let mut in_flight: Option<InFlight> = None;
     loop {
         let more = match rdr.read_record(&mut rec) {
             Ok(m) => m,
@@ -314,6 +315,7 @@ pub async fn travel_authorisations(
                 &ctx,
                 &mut batch,
                 &mut report,
+                &mut in_flight,
             )
             .await?;
         }
@@ -321,6 +323,7 @@ pub async fn travel_authorisations(
             break;
         }
     }
+    settle(&mut in_flight, &mut report).await?;
     pb.finish_and_clear();
     report.errors.sort_by_key(|e| e.line);
     state
@@ -338,6 +341,33 @@ pub async fn travel_authorisations(
     Ok(report)
 }
 
+/// The batch being written while the next one is read: at most one, so
+/// batches are applied in the order of the file.
+type InFlight = tokio::task::JoinHandle<warden_store::Result<Vec<warden_store::TaResult>>>;
+
+fn count(report: &mut Report, results: Vec<warden_store::TaResult>) {
+    for r in results {
+        match r.outcome {
+            TaOutcome::Created => report.counts.created += 1,
+            TaOutcome::Updated => report.counts.updated += 1,
+            TaOutcome::Unchanged => report.counts.unchanged += 1,
+            TaOutcome::Cancelled => report.cancelled += 1,
+        }
+    }
+}
+
+/// Waits for the batch being written, if any, and counts its outcomes.
+async fn settle(in_flight: &mut Option<InFlight>, report: &mut Report) -> anyhow::Result<()> {
+    if let Some(h) = in_flight.take() {
+        count(report, h.await??);
+    }
+    Ok(())
+}
+
+/// Checks and resolves a batch (rejected rows into the report), then hands it
+/// to the store once the previous batch is written: reading and resolving
+/// the next batch overlaps with writing this one.
+#[allow(clippy::too_many_arguments)]
 async fn flush(
     state: &AppState,
     places: &mut Resolver,
@@ -346,6 +376,7 @@ async fn flush(
     ctx: &AuditContext,
     batch: &mut Vec<Pending>,
     report: &mut Report,
+    in_flight: &mut Option<InFlight>,
 ) -> anyhow::Result<()> {
     let (bad, good): (Vec<Pending>, Vec<Pending>) =
         batch.drain(..).partition(|p| p.error.is_some());
@@ -373,21 +404,16 @@ async fn flush(
             }
         }
     }
+    settle(in_flight, report).await?;
     if tas.is_empty() {
         return Ok(());
     }
-    let results = state
-        .store
-        .apply_travel_authorisations(agency, actor, &tas, ctx)
-        .await?;
-    for r in results {
-        match r.outcome {
-            TaOutcome::Created => report.counts.created += 1,
-            TaOutcome::Updated => report.counts.updated += 1,
-            TaOutcome::Unchanged => report.counts.unchanged += 1,
-            TaOutcome::Cancelled => report.cancelled += 1,
-        }
-    }
+    let (store, ctx) = (state.store.clone(), ctx.clone());
+    *in_flight = Some(tokio::spawn(async move {
+        store
+            .apply_travel_authorisations(agency, actor, &tas, &ctx)
+            .await
+    }));
     Ok(())
 }
 
