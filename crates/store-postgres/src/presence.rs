@@ -1,12 +1,16 @@
 //! Who is where on PostgreSQL: the candidates of an area at a moment with
-//! their evidence, in two set-based queries read in one snapshot (a
-//! read-only REPEATABLE READ transaction).
+//! their evidence, in one query (one snapshot).
+//!
+//! Travel evidence comes from `presence_legs` (migration 0007, kept by
+//! triggers): each traveller's live legs keyed by traveller and departure,
+//! so that a person's latest leg departed by the moment and their first
+//! after it are index seeks, and the legs into an area carry their
+//! traveller.
 
 use crate::rows::be;
 use crate::PgStore;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::collections::HashMap;
 use uuid::Uuid;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::presence::{Evidence, LegEvidence, PhoneEvidence};
@@ -15,45 +19,46 @@ use warden_store::*;
 
 /// The people whom some evidence may place in area $1 at $2: stationed
 /// there, whose latest live leg departed by then enters it (no later live
-/// leg departed by then), or whose phone was there by then.
-const CANDIDATES: &str = "WITH cand(user_id) AS (
+/// leg departed by then: one seek each), or whose phone was there by then.
+const CANDIDATES: &str = "WITH cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE duty_station = $1
     UNION
-    SELECT tr.traveller_id FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
-     WHERE l.area_code = $1 AND l.depart <= $2 AND l.status NOT IN ('cancelled', 'denied')
+    SELECT pl.traveller_id FROM presence_legs pl
+     WHERE pl.area_code = $1 AND pl.depart <= $2
        AND NOT EXISTS (
-           SELECT 1 FROM travel_requests tr2 JOIN legs l2 ON l2.request_id = tr2.id
-            WHERE tr2.traveller_id = tr.traveller_id AND l2.depart > l.depart AND l2.depart <= $2
-              AND l2.status NOT IN ('cancelled', 'denied'))
+           SELECT 1 FROM presence_legs p2
+            WHERE p2.traveller_id = pl.traveller_id AND p2.depart > pl.depart AND p2.depart <= $2)
     UNION
     SELECT user_id FROM last_locations WHERE area_code = $1 AND since <= $2
 )";
 
-const PEOPLE: &str = "
+/// Each person's profile, agency, phone, their latest live leg departed by
+/// $2 and their first departing after it (one index seek each; ties
+/// settled as the rule settles them: the greatest departure, arrival,
+/// sequence, request). Followed by the people (`FROM … users u`) and then
+/// [`JOINS`].
+pub(crate) const COLUMNS: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
-       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported
-  FROM cand c JOIN users u ON u.id = c.user_id
+       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported,
+       lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart, lb.arrive AS b_arrive,
+       la.request_id AS a_request, la.seq AS a_seq, la.area_code AS a_area, la.depart AS a_depart, la.arrive AS a_arrive";
+
+pub(crate) const JOINS: &str = "
   LEFT JOIN profiles p ON p.user_id = u.id
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
   LEFT JOIN last_locations ll ON ll.user_id = u.id
- ORDER BY u.display_name, u.id";
+  LEFT JOIN LATERAL (
+       SELECT request_id, seq, area_code, depart, arrive FROM presence_legs
+        WHERE traveller_id = u.id AND depart <= $2
+        ORDER BY depart DESC, arrive DESC, seq DESC, request_id DESC LIMIT 1) lb ON true
+  LEFT JOIN LATERAL (
+       SELECT request_id, seq, area_code, depart, arrive FROM presence_legs
+        WHERE traveller_id = u.id AND depart > $2
+        ORDER BY depart, arrive, seq, request_id LIMIT 1) la ON true";
 
-/// Each candidate's latest live leg departed by $2 and first departing after.
-pub(crate) const LEGS: &str = "
-SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
-    SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
-           ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart DESC, l.arrive DESC, l.seq DESC) AS rn
-      FROM cand c JOIN travel_requests tr ON tr.traveller_id = c.user_id JOIN legs l ON l.request_id = tr.id
-     WHERE l.depart <= $2 AND l.status NOT IN ('cancelled', 'denied')
-) b WHERE rn = 1
-UNION ALL
-SELECT user_id, request_id, seq, area_code, depart, arrive FROM (
-    SELECT tr.traveller_id AS user_id, l.request_id, l.seq, l.area_code, l.depart, l.arrive,
-           ROW_NUMBER() OVER (PARTITION BY tr.traveller_id ORDER BY l.depart, l.arrive, l.seq) AS rn
-      FROM cand c JOIN travel_requests tr ON tr.traveller_id = c.user_id JOIN legs l ON l.request_id = tr.id
-     WHERE l.depart > $2 AND l.status NOT IN ('cancelled', 'denied')
-) n WHERE rn = 1";
+/// The candidates of `cand` as people.
+pub(crate) const FROM_CANDIDATES: &str = " FROM cand c JOIN users u ON u.id = c.user_id";
 
 fn bad(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -69,47 +74,39 @@ impl PgStore {
         code: &AreaCode,
         at: DateTime<Utc>,
     ) -> Result<Vec<PresenceCandidate>> {
-        // One read transaction: both queries see the same snapshot.
-        let mut tx = self.pool.begin().await.map_err(be)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?;
-        let rows = sqlx::query(&format!("{CANDIDATES}{PEOPLE}"))
-            .bind(code.as_str())
-            .bind(at)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(be)?;
-        let legs = sqlx::query(&format!("{CANDIDATES}{LEGS}"))
-            .bind(code.as_str())
-            .bind(at)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(be)?;
-        tx.commit().await.map_err(be)?;
-        assemble(&rows, &legs)
+        // One statement: one snapshot.
+        let rows = sqlx::query(&format!(
+            "{CANDIDATES}{COLUMNS}{FROM_CANDIDATES}{JOINS} ORDER BY u.display_name, u.id"
+        ))
+        .bind(code.as_str())
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        assemble(&rows)
     }
 }
 
-/// Candidates from the rows of PEOPLE and LEGS (in the order of PEOPLE).
-pub(crate) fn assemble(
-    rows: &[sqlx::postgres::PgRow],
-    legs: &[sqlx::postgres::PgRow],
-) -> Result<Vec<PresenceCandidate>> {
-    let mut by_user: HashMap<Uuid, Vec<LegEvidence>> = HashMap::new();
-    for r in legs {
-        by_user
-            .entry(r.try_get("user_id").map_err(be)?)
-            .or_default()
-            .push(LegEvidence {
-                request: r.try_get("request_id").map_err(be)?,
-                seq: r.try_get("seq").map_err(be)?,
-                area: area(r.try_get("area_code").map_err(be)?)?,
-                depart: r.try_get("depart").map_err(be)?,
-                arrive: r.try_get("arrive").map_err(be)?,
-            });
-    }
+fn leg(r: &sqlx::postgres::PgRow, side: &str) -> Result<Option<LegEvidence>> {
+    let Some(request) = r
+        .try_get::<Option<Uuid>, _>(format!("{side}_request").as_str())
+        .map_err(be)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(LegEvidence {
+        request,
+        seq: r.try_get(format!("{side}_seq").as_str()).map_err(be)?,
+        area: area(r.try_get(format!("{side}_area").as_str()).map_err(be)?)?,
+        depart: r.try_get(format!("{side}_depart").as_str()).map_err(be)?,
+        arrive: r.try_get(format!("{side}_arrive").as_str()).map_err(be)?,
+    }))
+}
+
+/// Candidates from the rows of COLUMNS, one row each, in the order of the
+/// rows; each person's legs sorted by departure, arrival, sequence and
+/// request.
+pub(crate) fn assemble(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<PresenceCandidate>> {
     rows.iter()
         .map(|r| {
             let user: Uuid = r.try_get("id").map_err(be)?;
@@ -128,6 +125,9 @@ pub(crate) fn assemble(
                 }),
                 None => None,
             };
+            // The latest departed is never after the first after: in order.
+            let legs: Vec<LegEvidence> =
+                [leg(r, "b")?, leg(r, "a")?].into_iter().flatten().collect();
             Ok(PresenceCandidate {
                 user,
                 name: r.get("display_name"),
@@ -146,7 +146,7 @@ pub(crate) fn assemble(
                         .map(area)
                         .transpose()?,
                     duty_station_at: r.try_get("profile_at").map_err(be)?,
-                    legs: by_user.remove(&user).unwrap_or_default(),
+                    legs,
                     phone,
                 },
             })

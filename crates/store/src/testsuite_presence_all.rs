@@ -17,6 +17,7 @@ where
     Fut: std::future::Future<Output = S>,
 {
     every_area_at_once_agrees_with_each_area(&fresh().await).await;
+    presence_matches_the_rule_on_all_evidence(&fresh().await).await;
 }
 
 fn code(s: &str) -> AreaCode {
@@ -162,4 +163,383 @@ pub async fn every_area_at_once_agrees_with_each_area(s: &dyn Store) {
         .await
         .unwrap();
     assert!(empty.iter().all(|c| c.agency == Some(wfp.id)));
+}
+
+/// A small deterministic generator (xorshift64*), so that a failure can be
+/// replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Everything the store holds about one person, read through the ordinary
+/// reads (profile, every trip with every leg, last location), not through
+/// the presence queries: the evidence the rule is applied to in full.
+async fn full_evidence(s: &dyn Store, user: Uuid) -> warden_domain::presence::Evidence {
+    use warden_domain::presence::{leg_counts, Evidence, LegEvidence, PhoneEvidence};
+    let profile = s.get_profile(user).await.unwrap();
+    let mut legs = vec![];
+    let trips = s
+        .list_travel_requests(
+            user,
+            &PageRequest {
+                limit: 1000,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    for t in trips.items {
+        assert_eq!(t.traveller, user);
+        for l in t.legs.into_iter().filter(|l| leg_counts(l.status)) {
+            legs.push(LegEvidence {
+                request: t.id,
+                seq: l.seq,
+                area: l.area,
+                depart: l.depart,
+                arrive: l.arrive,
+            });
+        }
+    }
+    // Ties are settled as the stores order them: the last of equals wins.
+    legs.sort_by(|a, b| {
+        (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
+    });
+    Evidence {
+        duty_station: profile.as_ref().and_then(|p| p.duty_station.clone()),
+        duty_station_at: profile.as_ref().map(|p| p.updated_at),
+        legs,
+        phone: s.last_location(user).await.unwrap().map(|l| PhoneEvidence {
+            area: l.area,
+            since: l.since,
+            reported_at: l.reported_at,
+        }),
+    }
+}
+
+/// A varied random population (people stationed anywhere or nowhere, with
+/// no profile, trips of one to three legs in every status, overlapping
+/// trips, legs departing at the same moment, trips changed, cancelled and
+/// handed to another traveller through the ERP path, phones in and out of
+/// areas, people with nothing at all): at many moments, every area's
+/// candidates and everyone's evidence (all, and by country) place each
+/// person exactly where the rule applied to all their evidence does.
+pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
+    use warden_domain::presence::Whereabouts;
+    use warden_domain::trip::{ClearanceDecision, DenialGround, LegStatus, ProcessingMode};
+    crate::testsuite::seed_geo(s).await;
+    let areas = [code("AF-KAB"), code("AF-HER"), code("ML-BKO")];
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let agencies = [
+        s.create_agency(
+            &NewAgency {
+                code: "UNHCR".into(),
+                name: "UNHCR".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap(),
+        s.create_agency(
+            &NewAgency {
+                code: "WHO".into(),
+                name: "WHO".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap(),
+    ];
+    // Herat decides by clearance: its legs start pending.
+    let actor = crate::testsuite::user(s, "decider", vec![]).await.id;
+    s.set_processing_mode(&areas[1], ProcessingMode::Manual, actor, "test", &sys())
+        .await
+        .unwrap();
+
+    // People: most with a profile (a tenth stationed nowhere), some users
+    // without one.
+    let n = 48;
+    let mut rows = vec![];
+    for i in 0..n {
+        rows.push(ProfileInput {
+            agency: agencies[i % 2].id,
+            personnel_id: format!("R{i:02}"),
+            display_name: format!("Random {i:02}"),
+            email: String::new(),
+            category: PersonnelCategory::NationalStaff,
+            nationality: None,
+            phone: String::new(),
+            duty_station: if rng.chance(10) {
+                None
+            } else {
+                Some(areas[rng.below(3) as usize].clone())
+            },
+            emergency_contacts: vec![],
+            certificates: vec![],
+        });
+    }
+    s.import_profiles(&rows, &sys()).await.unwrap();
+    let mut people = vec![];
+    for a in &agencies {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|r| r.agency == a.id)
+            .map(|r| r.personnel_id.clone())
+            .collect();
+        people.extend(s.profile_users(a.id, &ids).await.unwrap().into_values());
+    }
+    for i in 0..8 {
+        people.push(
+            crate::testsuite::user(s, &format!("noprofile{i}"), vec![])
+                .await
+                .id,
+        );
+    }
+    people.sort();
+
+    let leg = |area: &AreaCode, depart: i64, arrive: i64| NewLeg {
+        origin: "somewhere".into(),
+        destination: format!("{area}"),
+        area: area.clone(),
+        depart: h(depart),
+        arrive: h(arrive),
+        depart_tz: None,
+        arrive_tz: None,
+        carrier: None,
+    };
+    // Departures fall on a coarse grid, so that trips overlap and some legs
+    // of different trips depart (or even arrive) at the same moment.
+    let random_legs = |rng: &mut Rng| {
+        let mut t = rng.below(40) as i64 * 6;
+        let mut legs = vec![];
+        for _ in 0..=rng.below(3) {
+            let took = [0, 3, 6, 30][rng.below(4) as usize];
+            legs.push(leg(&areas[rng.below(3) as usize], t, t + took));
+            t += took + [0, 6, 24, 96][rng.below(4) as usize];
+        }
+        legs
+    };
+    let mut requests = vec![];
+    let mut ta = 0;
+    let mut tas: Vec<(Uuid, TravelAuthorisation)> = vec![];
+    for &p in &people {
+        if rng.chance(12) {
+            continue; // nothing but a profile, or nothing at all
+        }
+        for _ in 0..rng.below(4) {
+            let legs = random_legs(&mut rng);
+            if rng.chance(25) {
+                // From an ERP, as a travel authorisation.
+                ta += 1;
+                let agency = agencies[ta % 2].id;
+                let t = TravelAuthorisation {
+                    ta_number: format!("TA-{ta}"),
+                    traveller: p,
+                    purpose: TripPurpose::Official,
+                    cancelled: false,
+                    legs,
+                };
+                s.apply_travel_authorisations(agency, p, std::slice::from_ref(&t), &sys())
+                    .await
+                    .unwrap();
+                tas.push((agency, t));
+            } else {
+                let r = s
+                    .create_travel_request(
+                        &NewTravelRequest {
+                            traveller: p,
+                            submitted_by: p,
+                            purpose: TripPurpose::Official,
+                            ta_number: None,
+                            legs,
+                        },
+                        &sys(),
+                    )
+                    .await
+                    .unwrap();
+                requests.push(r);
+            }
+        }
+    }
+    // Decisions on the pending legs: granted, denied, returned (and some of
+    // those answered), or left pending.
+    for r in &requests {
+        for l in r.legs.iter().filter(|l| l.status == LegStatus::Pending) {
+            let (decision, to) = match rng.below(4) {
+                0 => (ClearanceDecision::Grant, LegStatus::Granted),
+                1 => (ClearanceDecision::Deny, LegStatus::Denied),
+                2 => (ClearanceDecision::Return, LegStatus::Returned),
+                _ => continue,
+            };
+            s.decide_leg(
+                &LegDecision {
+                    request: r.id,
+                    seq: l.seq,
+                    decision,
+                    grounds: vec![DenialGround::SecuritySituation],
+                    comment: "decided".into(),
+                    actor,
+                },
+                to,
+                &sys(),
+            )
+            .await
+            .unwrap();
+            if to == LegStatus::Returned && rng.chance(50) {
+                s.answer_leg(r.id, l.seq, "here it is", &sys())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    // Travel authorisations changed afterwards: new times and places, another
+    // traveller, or cancelled.
+    for (agency, t) in tas.iter_mut() {
+        match rng.below(4) {
+            0 => t.legs = random_legs(&mut rng),
+            1 => t.traveller = people[rng.below(people.len() as u64) as usize],
+            2 => t.cancelled = true,
+            _ => continue,
+        }
+        s.apply_travel_authorisations(*agency, t.traveller, std::slice::from_ref(t), &sys())
+            .await
+            .unwrap();
+    }
+    // Phones: a few reports each, in an area or outside every area.
+    for (i, &p) in people.iter().enumerate() {
+        if !rng.chance(40) {
+            continue;
+        }
+        let d = s
+            .create_device(
+                &NewDevice {
+                    user: p,
+                    name: "phone".into(),
+                    platform: "web".into(),
+                    token_digest: format!("random-digest-{i}"),
+                },
+                &sys(),
+            )
+            .await
+            .unwrap();
+        let mut t = rng.below(200) as i64;
+        for _ in 0..=rng.below(3) {
+            let area = if rng.chance(15) {
+                None
+            } else {
+                Some(areas[rng.below(3) as usize].clone())
+            };
+            s.ingest_locations(&LocationBatch {
+                device: d.id,
+                user: p,
+                reports: vec![ResolvedReport {
+                    report: warden_domain::eta::LocationReport {
+                        lat: 0.0,
+                        lon: 0.0,
+                        accuracy_m: None,
+                        recorded_at: h(t),
+                    },
+                    area,
+                }],
+                received_at: h(t),
+            })
+            .await
+            .unwrap();
+            t += [1, 6, 30][rng.below(3) as usize];
+        }
+    }
+
+    let mut evidence = BTreeMap::new();
+    for &p in &people {
+        evidence.insert(p, full_evidence(s, p).await);
+    }
+    let rules = PresenceRules::default();
+    let af = CountryCode::parse("AF").unwrap();
+    let (mut placed, mut travel, mut phone, mut flagged) = (0, 0, 0, 0);
+    for hour in [
+        -1, 0, 3, 6, 30, 60, 61, 90, 120, 150, 200, 240, 300, 400, 700,
+    ] {
+        let at = h(hour);
+        let expected: BTreeMap<Uuid, Whereabouts> = evidence
+            .iter()
+            .map(|(p, e)| (*p, whereabouts(e, at, rules)))
+            .collect();
+        for w in expected.values() {
+            placed += i64::from(w.area.is_some());
+            travel += i64::from(w.reason == Some(warden_domain::presence::Reason::Travel));
+            phone += i64::from(w.reason == Some(warden_domain::presence::Reason::Phone));
+            flagged += i64::from(w.flagged());
+        }
+        // Every area: its candidates are decided as on all the evidence, and
+        // everyone the rule places there or stationed there is among them.
+        for a in &areas {
+            let cands = s.presence_candidates(a, at).await.unwrap();
+            for c in &cands {
+                assert_eq!(
+                    whereabouts(&c.evidence, at, rules),
+                    expected[&c.user],
+                    "{a} at hour {hour}: {} from {:?}, all evidence {:?}",
+                    c.name,
+                    c.evidence,
+                    evidence[&c.user]
+                );
+            }
+            for (p, w) in &expected {
+                let stationed = evidence[p].duty_station.as_ref() == Some(a);
+                if w.is_in(a) || stationed {
+                    assert!(
+                        cands.iter().any(|c| c.user == *p),
+                        "{a} at hour {hour}: {p} missing ({w:?}, {:?})",
+                        evidence[p]
+                    );
+                }
+            }
+        }
+        // Everyone at once: each person with evidence once, decided alike.
+        let everyone = s.presence_everyone(at, None).await.unwrap();
+        assert!(everyone.windows(2).all(|w| w[0].user < w[1].user));
+        for c in &everyone {
+            assert_eq!(
+                whereabouts(&c.evidence, at, rules),
+                expected[&c.user],
+                "everyone at hour {hour}: {}",
+                c.name
+            );
+        }
+        for (p, w) in &expected {
+            if w.area.is_some() {
+                assert!(
+                    everyone.iter().any(|c| c.user == *p),
+                    "everyone at hour {hour}: {p} missing"
+                );
+            }
+        }
+        // One country: everyone the rule places there, decided alike.
+        let in_af = s.presence_everyone(at, Some(&af)).await.unwrap();
+        for c in &in_af {
+            assert_eq!(whereabouts(&c.evidence, at, rules), expected[&c.user]);
+        }
+        for (p, w) in &expected {
+            if w.area.as_ref().is_some_and(|a| a.country() == af) {
+                assert!(
+                    in_af.iter().any(|c| c.user == *p),
+                    "AF at hour {hour}: {p} missing"
+                );
+            }
+        }
+    }
+    // The population exercised every branch of the rule.
+    assert!(placed > 100 && travel > 20 && phone > 10 && flagged > 5);
 }
