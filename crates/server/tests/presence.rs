@@ -697,3 +697,156 @@ async fn every_area_a_zone_and_csv_sqlite() {
 async fn every_area_a_zone_and_csv_postgres() {
     world_zone_and_csv(Backend::Postgres).await;
 }
+
+/// The world answer's roll-ups: per country and per agency, the sums of the
+/// areas shown, with the same authority (a focal point's agency totals only
+/// of their agency; a country-scoped adviser sees no other country).
+async fn world_roll_ups(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let Population { undp, wfp } = populate(&app).await;
+    // And one WFP resident of Bamako.
+    app.store
+        .import_profiles(
+            &[ProfileInput {
+                agency: wfp,
+                personnel_id: "M".into(),
+                display_name: "Person M".into(),
+                email: String::new(),
+                category: PersonnelCategory::NationalStaff,
+                nationality: None,
+                phone: String::new(),
+                duty_station: Some(area("ML-BKO")),
+                emergency_contacts: vec![],
+                certificates: vec![],
+            }],
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let q = "at=2026-10-15T12:00:00Z";
+    let sums = |v: &Value| {
+        // (country, areas, present, flagged) and (agency, present, flagged)
+        // summed from the areas themselves.
+        let mut c = std::collections::BTreeMap::<String, (i64, i64, i64)>::new();
+        let mut a = std::collections::BTreeMap::<String, (i64, i64)>::new();
+        for area in v["areas"].as_array().unwrap() {
+            let e = c
+                .entry(area["country"].as_str().unwrap().into())
+                .or_default();
+            e.0 += 1;
+            e.1 += area["present"].as_i64().unwrap();
+            e.2 += area["flagged"].as_i64().unwrap();
+            for g in area["by_agency"].as_array().unwrap() {
+                let e = a.entry(g["agency"].to_string()).or_default();
+                e.0 += g["present"].as_i64().unwrap();
+                e.1 += g["flagged"].as_i64().unwrap();
+            }
+        }
+        let c: Vec<Value> = c
+            .into_iter()
+            .map(|(k, (n, p, f))| json!({"country": k, "areas": n, "present": p, "flagged": f}))
+            .collect();
+        (json!(c), a)
+    };
+
+    // An adviser of every country: Kabul 7 (S stale, O overdue), Herat 1
+    // (L), Bamako 1 (M).
+    let global = app
+        .user_with(
+            "sa-global",
+            None,
+            &[(Role::SecurityAdviser, "global", None)],
+        )
+        .await;
+    let t = app.token(&global).await;
+    let v = app
+        .get_as(&format!("/api/v1/headcount?{q}"), &t)
+        .await
+        .ok(200);
+    assert_eq!(
+        v["by_country"],
+        json!([
+            {"country": "AF", "areas": 2, "present": 8, "flagged": 2},
+            {"country": "ML", "areas": 1, "present": 1, "flagged": 0}
+        ]),
+        "{v}"
+    );
+    assert_eq!(v["by_country"], sums(&v).0);
+    let mut expected = vec![
+        (
+            undp,
+            json!({"agency": undp, "agency_code": "UNDP", "present": 5, "flagged": 1}),
+        ),
+        (
+            wfp,
+            json!({"agency": wfp, "agency_code": "WFP", "present": 4, "flagged": 1}),
+        ),
+    ];
+    expected.sort_by_key(|(id, _)| *id);
+    let expected: Vec<Value> = expected.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(v["by_agency"], json!(expected), "{v}");
+    assert_eq!(v["by_agency_restricted"], json!(false));
+    assert_eq!(v["present"], json!(9));
+    // One country: its roll-up only.
+    let ml = app
+        .get_as(&format!("/api/v1/headcount?{q}&country=ML"), &t)
+        .await
+        .ok(200);
+    assert_eq!(
+        ml["by_country"],
+        json!([{"country": "ML", "areas": 1, "present": 1, "flagged": 0}])
+    );
+    assert_eq!(
+        ml["by_agency"],
+        json!([{"agency": wfp, "agency_code": "WFP", "present": 1, "flagged": 0}])
+    );
+
+    // The adviser for Afghanistan: Mali is not theirs.
+    let sa = app.token(&app.users.sa_af.clone()).await;
+    let v = app
+        .get_as(&format!("/api/v1/headcount?{q}"), &sa)
+        .await
+        .ok(200);
+    assert_eq!(
+        v["by_country"],
+        json!([{"country": "AF", "areas": 2, "present": 8, "flagged": 2}])
+    );
+    let (_, agencies) = sums(&v);
+    assert_eq!(agencies.values().map(|a| a.0).sum::<i64>(), 8);
+
+    // A WFP focal point for Afghanistan: every count of the areas, but the
+    // agency totals of WFP only.
+    let fp_wfp = app
+        .user_with(
+            "fp-wfp-rollup",
+            Some(wfp),
+            &[(Role::AgencyFocalPoint, "AF", Some(wfp))],
+        )
+        .await;
+    let fp = app.token(&fp_wfp).await;
+    let v = app
+        .get_as(&format!("/api/v1/headcount?{q}"), &fp)
+        .await
+        .ok(200);
+    assert_eq!(
+        v["by_country"],
+        json!([{"country": "AF", "areas": 2, "present": 8, "flagged": 2}])
+    );
+    assert_eq!(
+        v["by_agency"],
+        json!([{"agency": wfp, "agency_code": "WFP", "present": 3, "flagged": 1}]),
+        "R2, T and O"
+    );
+    assert_eq!(v["by_agency_restricted"], json!(true));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn world_roll_ups_sqlite() {
+    world_roll_ups(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn world_roll_ups_postgres() {
+    world_roll_ups(Backend::Postgres).await;
+}

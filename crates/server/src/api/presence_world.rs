@@ -118,6 +118,19 @@ pub struct AreaPresence {
     pub by_agency_restricted: bool,
 }
 
+/// Who is in one country at the moment (counts only): the sums over the
+/// country's entries in `areas`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountryPresence {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Areas of the country in `areas` (with someone present).
+    pub areas: i64,
+    pub present: i64,
+    /// Of those, flagged (overdue or stale location).
+    pub flagged: i64,
+}
+
 /// Every area's headcount at a moment, for the world presence map.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorldHeadcount {
@@ -129,6 +142,14 @@ pub struct WorldHeadcount {
     /// Sums over `areas`.
     pub present: i64,
     pub flagged: i64,
+    /// Per country: sums over its `areas`, by country code.
+    pub by_country: Vec<CountryPresence>,
+    /// Per agency: sums of the areas' `by_agency` entries (an agency's
+    /// people counted only in the areas where the caller sees that
+    /// agency's counts; see `by_agency_restricted`), by agency.
+    pub by_agency: Vec<AgencyPresent>,
+    /// Some area's per-agency counts are limited to the caller's agencies.
+    pub by_agency_restricted: bool,
 }
 
 /// Headcount of every area at once (the world presence map): how many people
@@ -195,7 +216,12 @@ pub async fn world_headcount(
         areas: vec![],
         present: 0,
         flagged: 0,
+        by_country: vec![],
+        by_agency: vec![],
+        by_agency_restricted: false,
     };
+    let mut countries: BTreeMap<CountryCode, CountryPresence> = BTreeMap::new();
+    let mut agencies: BTreeMap<Option<Uuid>, AgencyPresent> = BTreeMap::new();
     for (area, (present, flagged, by_agency)) in areas {
         let area_country = area.country();
         if !may_see_headcount(grants, &area, &area_country) {
@@ -204,18 +230,43 @@ pub async fn world_headcount(
         let only = agencies_shown(grants, &area);
         out.present += present;
         out.flagged += flagged;
+        let c = countries
+            .entry(area_country.clone())
+            .or_insert_with(|| CountryPresence {
+                country: area_country.to_string(),
+                areas: 0,
+                present: 0,
+                flagged: 0,
+            });
+        c.areas += 1;
+        c.present += present;
+        c.flagged += flagged;
+        let by_agency: Vec<AgencyPresent> = by_agency
+            .into_values()
+            .filter(|a| shown(&only, a.agency))
+            .collect();
+        for a in &by_agency {
+            let t = agencies.entry(a.agency).or_insert_with(|| AgencyPresent {
+                agency: a.agency,
+                agency_code: a.agency_code.clone(),
+                present: 0,
+                flagged: 0,
+            });
+            t.present += a.present;
+            t.flagged += a.flagged;
+        }
+        out.by_agency_restricted |= only.is_some();
         out.areas.push(AreaPresence {
             area: area.to_string(),
             country: area_country.to_string(),
             present,
             flagged,
-            by_agency: by_agency
-                .into_values()
-                .filter(|a| shown(&only, a.agency))
-                .collect(),
+            by_agency,
             by_agency_restricted: only.is_some(),
         });
     }
+    out.by_country = countries.into_values().collect();
+    out.by_agency = agencies.into_values().collect();
     Ok(Json(out))
 }
 
