@@ -34,13 +34,33 @@ BEGIN
 END
 $$;
 
+-- Inserts and deletes set-wise, once per statement (bulk imports insert
+-- many legs in one statement).
+CREATE FUNCTION presence_legs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code)
+    SELECT tr.traveller_id, n.depart, n.arrive, n.seq, n.request_id, n.area_code
+      FROM presence_new_legs n JOIN travel_requests tr ON tr.id = n.request_id
+     WHERE n.status NOT IN ('cancelled', 'denied');
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER presence_legs_insert AFTER INSERT ON legs
-FOR EACH ROW WHEN (NEW.status NOT IN ('cancelled', 'denied'))
-EXECUTE FUNCTION presence_legs_sync();
+REFERENCING NEW TABLE AS presence_new_legs
+FOR EACH STATEMENT EXECUTE FUNCTION presence_legs_inserted();
+
+CREATE FUNCTION presence_legs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM presence_legs p USING presence_old_legs o
+     WHERE p.request_id = o.request_id AND p.seq = o.seq;
+    RETURN NULL;
+END
+$$;
 
 CREATE TRIGGER presence_legs_delete AFTER DELETE ON legs
-FOR EACH ROW WHEN (OLD.status NOT IN ('cancelled', 'denied'))
-EXECUTE FUNCTION presence_legs_sync();
+REFERENCING OLD TABLE AS presence_old_legs
+FOR EACH STATEMENT EXECUTE FUNCTION presence_legs_deleted();
 
 -- Only changes that matter: a leg's times, area or key, or its status
 -- crossing between live and cancelled/denied (a decision between live
