@@ -23,6 +23,8 @@ use warden_store::{
 };
 
 type Timed<T> = (std::time::Instant, T);
+/// The airline list in force, for the UTC day it was read.
+type AirlinesOfDay = Timed<(chrono::NaiveDate, Option<Arc<AirlineList>>)>;
 
 /// What every TRIP answer shows and rarely changes: the approved-airline list
 /// in force and the security advisers per country. Kept for at most
@@ -31,7 +33,7 @@ type Timed<T> = (std::time::Instant, T);
 #[derive(Default)]
 pub struct TripCache {
     /// The list in force, for the UTC day it was read (a new month may bring another).
-    airlines: std::sync::Mutex<Option<Timed<(chrono::NaiveDate, Option<Arc<AirlineList>>)>>>,
+    airlines: std::sync::Mutex<Option<AirlinesOfDay>>,
     reviewers: std::sync::Mutex<HashMap<CountryCode, Timed<Arc<Vec<warden_store::User>>>>>,
 }
 
