@@ -44,6 +44,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/map.js"),
     ),
     (
+        "presence.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/presence.js"),
+    ),
+    (
+        "presence.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/presence.css"),
+    ),
+    (
         "eta.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/eta.js"),

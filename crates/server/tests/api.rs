@@ -86,6 +86,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/headcount"),
     ("post", "/api/v1/headcount/polygon"),
     ("post", "/api/v1/roll-calls"),
+    ("get", "/api/v1/roll-calls"),
     ("get", "/api/v1/roll-calls/{id}"),
     ("post", "/api/v1/roll-calls/{id}/close"),
     ("get", "/api/v1/roll-calls/{id}/events"),

@@ -141,7 +141,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         presence_world::world_headcount,
         presence_world::zone_headcount,
         presence_world::headcount_csv,
-        rollcall::start, rollcall::board, rollcall::close, rollcall::events,
+        rollcall::start, rollcall::list, rollcall::board, rollcall::close, rollcall::events,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -276,7 +276,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/headcount", get(presence_world::world_headcount))
         .route("/headcount/polygon", post(presence_world::zone_headcount))
-        .route("/roll-calls", post(rollcall::start))
+        .route("/roll-calls", get(rollcall::list).post(rollcall::start))
         .route("/roll-calls/{id}", get(rollcall::board))
         .route("/roll-calls/{id}/close", post(rollcall::close))
         .route("/roll-calls/{id}/events", get(rollcall::events))

@@ -426,3 +426,116 @@ pub async fn events(
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RollCallListQuery {
+    /// `open` or `closed`; default both (open ones first).
+    pub state: Option<String>,
+    /// Only roll calls covering this area (e.g. `AF-KAB`).
+    pub area: Option<String>,
+    /// At most this many items (1-100, default 20).
+    pub limit: Option<i64>,
+    /// Skip this many items.
+    pub offset: Option<i64>,
+}
+
+/// One roll call of the list, with its board's totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RollCallSummary {
+    #[serde(flatten)]
+    pub roll_call: RollCallDto,
+    pub totals: TallyCounts,
+}
+
+/// A page of roll calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RollCallPage {
+    pub items: Vec<RollCallSummary>,
+    /// Roll calls the caller may see (matching the filters).
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The roll calls the caller may see (those with an area whose headcount
+/// the caller's security roles cover): open ones first, then closed, newest
+/// first within each, with each board's totals (counts only, no names).
+#[utoipa::path(get, path = "/api/v1/roll-calls", tag = "rollcall", security(("bearer" = [])),
+    params(RollCallListQuery),
+    responses((status = 200, body = RollCallPage),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(who): ApiUser,
+    crate::api::Query(q): crate::api::Query<RollCallListQuery>,
+) -> ApiResult<Json<RollCallPage>> {
+    let only = match q.state.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(
+            warden_domain::rollcall::RollCallState::parse(s)
+                .map_err(|e| ApiError::invalid("state", e.to_string()))?,
+        ),
+    };
+    let area = match q.area.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(AreaCode::parse(a).map_err(|e| ApiError::invalid("area", e.to_string()))?),
+    };
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 100"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "0 or more"));
+    }
+    let grants = &who.user.grants;
+    if !grants
+        .iter()
+        .any(|g| warden_domain::presence::HEADCOUNT_ROLES.contains(&g.role))
+    {
+        return Err(ApiError::forbidden(
+            "your roles give no access to roll calls",
+        ));
+    }
+    let all = state
+        .store
+        .list_roll_calls(
+            area.as_ref(),
+            only == Some(warden_domain::rollcall::RollCallState::Open),
+        )
+        .await?;
+    let mut visible: Vec<RollCall> = all
+        .into_iter()
+        .filter(|r| only.is_none_or(|s| r.state == s))
+        .filter(|r| {
+            r.areas
+                .iter()
+                .any(|a| may_see_headcount(grants, a, &a.country()))
+        })
+        .collect();
+    // Open first; newest first within (the store's order, kept by a stable sort).
+    visible.sort_by_key(|r| r.state != warden_domain::rollcall::RollCallState::Open);
+    let total = visible.len() as i64;
+    let mut items = vec![];
+    for r in visible
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+    {
+        let totals = match state.store.roll_call_board(r.id).await? {
+            Some(b) => totals(&b),
+            None => TallyCounts::default(),
+        };
+        items.push(RollCallSummary {
+            roll_call: r.into(),
+            totals,
+        });
+    }
+    Ok(Json(RollCallPage {
+        items,
+        total,
+        limit,
+        offset,
+    }))
+}

@@ -4,6 +4,8 @@
 mod assessments;
 mod eta;
 mod pages;
+mod presence;
+mod rollcall;
 mod session;
 mod trips;
 
@@ -60,6 +62,15 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(eta::alert))
         .route("/tracking", get(eta::tracking).post(eta::authorise))
         .route("/tracking/{id}/end", post(eta::end))
+        .route("/presence", get(presence::map))
+        .route("/areas/{code}/headcount", get(presence::area_headcount))
+        .route(
+            "/undertaking",
+            get(presence::undertaking).post(presence::accept_undertaking),
+        )
+        .route("/roll-calls", get(rollcall::list).post(rollcall::start))
+        .route("/roll-calls/{id}", get(rollcall::board))
+        .route("/roll-calls/{id}/close", post(rollcall::close))
         .route("/login", get(session::login_form).post(session::login))
         .route("/login/totp", get(session::totp_form).post(session::totp))
         .route(
@@ -106,6 +117,8 @@ pub struct Base {
     pub is_reviewer: bool,
     /// Security roles that oversee tracking (`crate::eta::OVERSEERS`).
     pub oversees_tracking: bool,
+    /// Security roles that see headcounts (`warden_domain::presence::HEADCOUNT_ROLES`).
+    pub sees_presence: bool,
     pub nav: &'static str,
     pub path: String,
     pub flash: Option<(String, String)>,
@@ -131,6 +144,12 @@ impl Base {
             is_admin: who.is_some_and(|a| has_role(&a.user.grants, Role::Administrator)),
             is_reviewer: who.is_some_and(crate::trips::is_reviewer),
             oversees_tracking: who.is_some_and(|a| crate::eta::is_overseer(&a.user.grants)),
+            sees_presence: who.is_some_and(|a| {
+                a.user
+                    .grants
+                    .iter()
+                    .any(|g| warden_domain::presence::HEADCOUNT_ROLES.contains(&g.role))
+            }),
             nav,
             path: path.to_string(),
             flash: None,
