@@ -1,7 +1,7 @@
 //! TRIP benchmarks: submissions over HTTP, the ERP import, and re-evaluation
 //! of future legs with their travellers' notifications.
 
-use crate::bench::{fresh_store, ms, percentile, start, token_for};
+use crate::bench::{ms, percentile, start, token_for};
 use crate::db;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub async fn submit(
     seconds: u64,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let (store, label) = fresh_store(postgres.as_deref()).await?;
+    let (store, label, raw) = crate::bench_db::fresh(postgres.as_deref()).await?;
     let srv = start(store.clone()).await?;
     let mut tokens = vec![];
     for i in 0..concurrency.max(1) {
@@ -113,6 +113,8 @@ pub async fn submit(
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99))
     );
+    drop(srv);
+    raw.drop_schema().await?;
     Ok(())
 }
 
