@@ -141,6 +141,9 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
+        // Published to partner systems as CAP, in the same transaction.
+        crate::partners::queue_cap_tx(&mut tx, &CapSubject::RollCall { id }, &subject, &audit.at)
+            .await?;
         audit_tx(
             &mut tx,
             audit,

@@ -152,6 +152,18 @@ pub(crate) async fn advisory_change_tx(
     .execute(&mut **tx)
     .await
     .map_err(be)?;
+    // Published to partner systems as CAP, in the same transaction.
+    crate::partners::queue_cap_tx(
+        tx,
+        &CapSubject::Advisory {
+            country: warden_domain::CountryCode::parse(country)
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+            version,
+        },
+        summary,
+        at,
+    )
+    .await?;
     Ok(version)
 }
 

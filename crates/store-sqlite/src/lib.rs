@@ -25,6 +25,7 @@ mod erp;
 mod eta;
 mod group;
 mod notify;
+mod partners;
 mod presence;
 mod presence_all;
 mod rollcall;
@@ -297,6 +298,18 @@ async fn advisory_change_tx(
     .execute(&mut **tx)
     .await
     .map_err(be)?;
+    // Published to partner systems as CAP, in the same transaction.
+    partners::queue_cap_tx(
+        tx,
+        &CapSubject::Advisory {
+            country: CountryCode::parse(country)
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+            version,
+        },
+        summary,
+        at,
+    )
+    .await?;
     Ok(version)
 }
 
@@ -1946,6 +1959,63 @@ impl Store for SqliteStore {
     }
     async fn close_roll_call(&self, id: Uuid, by: Uuid, audit: &AuditContext) -> Result<RollCall> {
         self.rc_close(id, by, audit).await
+    }
+
+    // ---- partners ----
+    async fn create_partner(&self, p: &NewPartner, audit: &AuditContext) -> Result<Partner> {
+        self.partner_create(p, audit).await
+    }
+    async fn list_partners(&self) -> Result<Vec<Partner>> {
+        self.partner_list().await
+    }
+    async fn get_partner(&self, code: &str) -> Result<Option<Partner>> {
+        self.partner_get(code).await
+    }
+    async fn partner_by_token(&self, digest: &str) -> Result<Option<Partner>> {
+        self.partner_by_digest(digest).await
+    }
+    async fn revoke_partner(&self, code: &str, audit: &AuditContext) -> Result<Partner> {
+        self.partner_revoke(code, audit).await
+    }
+    async fn submit_partner_headcounts(
+        &self,
+        partner: Uuid,
+        reports: &[PartnerHeadcountInput],
+        audit: &AuditContext,
+    ) -> Result<Vec<PartnerReportOutcome>> {
+        self.partner_submit(partner, reports, audit).await
+    }
+    async fn partner_headcounts(
+        &self,
+        areas: &[AreaCode],
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PartnerHeadcount>> {
+        self.partner_figures(areas, from, to).await
+    }
+    async fn partner_cap_messages(&self, limit: i64) -> Result<Vec<CapMessage>> {
+        self.partner_messages(limit).await
+    }
+    async fn get_partner_cap_message(&self, id: Uuid) -> Result<Option<CapMessage>> {
+        self.partner_message(id).await
+    }
+    async fn claim_partner_deliveries(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PartnerDelivery>> {
+        self.partner_claim(limit, now).await
+    }
+    async fn finish_partner_delivery(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<u16, (Option<u16>, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.partner_finish(id, outcome, now).await
+    }
+    async fn partner_deliveries(&self, message: Uuid) -> Result<Vec<DeliveryRecord>> {
+        self.partner_delivery_records(message).await
     }
 }
 

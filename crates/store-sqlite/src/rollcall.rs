@@ -176,6 +176,9 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(be)?;
+        // Published to partner systems as CAP, in the same transaction.
+        crate::partners::queue_cap_tx(&mut tx, &CapSubject::RollCall { id }, &subject, &audit.at)
+            .await?;
         let codes: Vec<&str> = areas.iter().map(|a| a.as_str()).collect();
         audit_tx(
             &mut tx,

@@ -7,16 +7,19 @@
 
 pub mod eta;
 pub mod messages;
+pub mod partners;
 pub mod presence;
 pub mod records;
 pub mod rollcall;
 pub mod testsuite;
 pub mod testsuite_eta;
+pub mod testsuite_partners;
 pub mod testsuite_presence;
 pub mod testsuite_presence_all;
 pub mod testsuite_rollcall;
 
 pub use eta::*;
+pub use partners::*;
 pub use presence::*;
 pub use records::*;
 pub use rollcall::*;
@@ -492,4 +495,58 @@ pub trait Store: Send + Sync + 'static {
     /// Closes an open roll call (compare-and-set: one already closed is a
     /// Conflict); it keeps its record, and later answers do not count.
     async fn close_roll_call(&self, id: Uuid, by: Uuid, audit: &AuditContext) -> Result<RollCall>;
+    // ---- partners ----
+    /// Registers a partner system (code unique, else Conflict; the agency
+    /// must exist, else Invalid naming `agency`), audited `partner.create`.
+    async fn create_partner(&self, p: &NewPartner, audit: &AuditContext) -> Result<Partner>;
+    /// Every partner, revoked ones too, by code.
+    async fn list_partners(&self) -> Result<Vec<Partner>>;
+    async fn get_partner(&self, code: &str) -> Result<Option<Partner>>;
+    /// The partner with this token digest (revoked or not: the caller decides).
+    async fn partner_by_token(&self, digest: &str) -> Result<Option<Partner>>;
+    /// Revokes a partner (compare-and-set: one already revoked is a
+    /// Conflict): its token stops working and its pending pushes are
+    /// cancelled; its figures stay. Audited `partner.revoke`.
+    async fn revoke_partner(&self, code: &str, audit: &AuditContext) -> Result<Partner>;
+    /// Takes a partner's headcount reports in one transaction, idempotent on
+    /// (partner, area, as_of): a report equal to the stored one is
+    /// Unchanged and writes nothing; a different one is a Conflict naming
+    /// `reports[i]` and nothing of the batch is written. Each area must
+    /// exist (else Invalid naming `reports[i].area`). One audit entry
+    /// `partner.headcount` when anything was created.
+    async fn submit_partner_headcounts(
+        &self,
+        partner: Uuid,
+        reports: &[PartnerHeadcountInput],
+        audit: &AuditContext,
+    ) -> Result<Vec<PartnerReportOutcome>>;
+    /// The latest partner figure per (agency, area) of these areas with
+    /// `as_of` in [from, to] (from unbounded when None); by area, agency code.
+    async fn partner_headcounts(
+        &self,
+        areas: &[AreaCode],
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PartnerHeadcount>>;
+    /// CAP messages published to partners, newest first.
+    async fn partner_cap_messages(&self, limit: i64) -> Result<Vec<CapMessage>>;
+    async fn get_partner_cap_message(&self, id: Uuid) -> Result<Option<CapMessage>>;
+    /// Claims up to `limit` pushes due (pending, or sending with an expired
+    /// lease) of partners not revoked; they stay claimed for the lease.
+    async fn claim_partner_deliveries(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PartnerDelivery>>;
+    /// Records the outcome of one push: the HTTP status of a success, or the
+    /// status (if any) and error of a failure, retried with back-off
+    /// ([`partner_push_backoff`]) up to [`PARTNER_PUSH_MAX_ATTEMPTS`].
+    async fn finish_partner_delivery(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<u16, (Option<u16>, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The pushes of one message, by partner code.
+    async fn partner_deliveries(&self, message: Uuid) -> Result<Vec<DeliveryRecord>>;
 }

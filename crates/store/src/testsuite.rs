@@ -124,6 +124,7 @@ where
     crate::testsuite_presence::run_all(&fresh).await;
     crate::testsuite_rollcall::run_all(&fresh).await;
     crate::testsuite_presence_all::run_all(&fresh).await;
+    crate::testsuite_partners::run_all(&fresh).await;
 }
 
 pub async fn migrations_are_idempotent(s: &dyn Store) {
