@@ -495,6 +495,7 @@ pub trait Store: Send + Sync + 'static {
     /// Closes an open roll call (compare-and-set: one already closed is a
     /// Conflict); it keeps its record, and later answers do not count.
     async fn close_roll_call(&self, id: Uuid, by: Uuid, audit: &AuditContext) -> Result<RollCall>;
+
     // ---- partners ----
     /// Registers a partner system (code unique, else Conflict; the agency
     /// must exist, else Invalid naming `agency`), audited `partner.create`.
