@@ -62,6 +62,11 @@ pub struct Config {
     pub smpp_source: String,
     /// Messages awaiting the SMSC's answer at once (its advertised window).
     pub smpp_window: u64,
+    /// Partner systems: how often the CAP push outbox is checked when idle,
+    /// in seconds (0: no pushes; partners still pull their feed).
+    pub partner_push_poll_seconds: u64,
+    /// Partner systems: time allowed for one CAP push, in seconds.
+    pub partner_push_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -95,6 +100,8 @@ impl Default for Config {
             smpp_password: String::new(),
             smpp_source: "Warden".into(),
             smpp_window: 10,
+            partner_push_poll_seconds: 10,
+            partner_push_timeout_seconds: 20,
         }
     }
 }

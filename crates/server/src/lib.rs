@@ -10,6 +10,7 @@ pub mod eta;
 pub mod i18n;
 pub mod mailer;
 pub mod metrics;
+pub mod partners;
 pub mod publishing;
 pub mod service;
 pub mod sms;

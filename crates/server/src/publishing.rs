@@ -298,3 +298,57 @@ pub fn geo_alert(state: &AppState, a: &warden_store::GeoAlert, area: &Area) -> A
         infos: vec![info],
     }
 }
+
+/// A roll call ("are you safe?") as CAP 1.2, for partner systems: one
+/// `<info>` with an `<area>` per area of the roll call (its polygons and
+/// geocodes), asking personnel there to report whether they are safe.
+pub fn roll_call_alert(state: &AppState, rc: &warden_store::RollCall, areas: &[Area]) -> Alert {
+    let (scope, restriction) = scope(state);
+    let names: Vec<String> = areas.iter().map(|a| a.name.clone()).collect();
+    let (headline, body) = warden_store::roll_call_ask(&names, &rc.message);
+    let info = Info {
+        language: "en".into(),
+        categories: vec![Category::Security, Category::Safety],
+        event: "Roll call".into(),
+        response_types: vec![ResponseType::Execute],
+        urgency: Urgency::Immediate,
+        severity: Severity::Severe,
+        certainty: Certainty::Observed,
+        audience: Some("Personnel of participating agencies in the area".into()),
+        event_codes: vec![("WARDEN".into(), "rollcall".into())],
+        effective: Some(fixed(rc.started_at)),
+        onset: None,
+        expires: None,
+        sender_name: Some(format!("{} (Warden roll call)", rc.started_by_name)),
+        headline: Some(headline.chars().take(160).collect()),
+        description: Some(body),
+        instruction: Some(
+            "Account for your agency's personnel and their dependants in these areas, and report your headcount to Warden.".into(),
+        ),
+        web: Some(format!("{}/roll-calls/{}", state.config.base_url, rc.id)),
+        contact: None,
+        parameters: vec![("rollCall".into(), rc.id.to_string())],
+        resources: vec![],
+        areas: areas.iter().map(|a| cap_area(state, a)).collect(),
+    };
+    Alert {
+        identifier: format!(
+            "{}.rollcall.{}",
+            state.config.cap_sender.replace('@', "."),
+            rc.id
+        ),
+        sender: state.config.cap_sender.clone(),
+        sent: fixed(rc.started_at),
+        status: Status::Actual,
+        msg_type: MsgType::Alert,
+        source: None,
+        scope,
+        restriction,
+        addresses: None,
+        codes: vec![],
+        note: None,
+        references: vec![],
+        incidents: None,
+        infos: vec![info],
+    }
+}

@@ -90,6 +90,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/roll-calls/{id}"),
     ("post", "/api/v1/roll-calls/{id}/close"),
     ("get", "/api/v1/roll-calls/{id}/events"),
+    ("get", "/api/v1/partners"),
+    ("post", "/api/v1/partners"),
+    ("delete", "/api/v1/partners/{partner}"),
+    ("post", "/api/v1/partners/{partner}/headcounts"),
+    ("get", "/api/v1/partners/{partner}/cap"),
+    ("get", "/api/v1/partners/{partner}/cap/{id}"),
     ("get", "/healthz"),
 ];
 

@@ -64,6 +64,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage partner systems (other agencies' systems exchanging headcounts and CAP).
+    #[command(subcommand)]
+    Partner(PartnerCmd),
     /// Print the effective configuration.
     Config,
     /// Print the current one-time code of a user (for demos and tests; needs database access).
@@ -125,6 +128,27 @@ enum UserCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum PartnerCmd {
+    /// Register a partner system; prints its token once (only a digest is stored).
+    Add {
+        /// Short code used in its URLs, e.g. iom-scaan.
+        code: String,
+        /// The agency whose figures it may report, e.g. IOM.
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        name: String,
+        /// Where CAP messages are pushed (http://…); without it the partner pulls its feed.
+        #[arg(long)]
+        push_url: Option<String>,
+    },
+    /// List the partner systems.
+    List,
+    /// Revoke a partner's token; pushes not yet made to it are cancelled.
+    Revoke { code: String },
+}
+
 fn init_tracing(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
@@ -171,6 +195,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         None => tracing::info!("smpp_address not set: no SMS"),
     }
     warden_server::eta::spawn_purger(state.clone());
+    match warden_server::partners::PushConfig::from_config(&cfg) {
+        Some(c) => {
+            tokio::spawn(warden_server::partners::PushWorker::new(state.clone(), c)?.run());
+        }
+        None => tracing::info!("partner_push_poll_seconds is 0: no CAP pushes to partners"),
+    }
     warden_server::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -376,6 +406,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("{}", e.detail),
             }
         }
+        Command::Partner(cmd) => partner_command(&cfg, cmd).await,
         Command::TotpCode { username } => {
             let store = db::open(&cfg.database_url).await?;
             let u = store
@@ -426,5 +457,70 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(b) => bench::run(b, &cfg).await,
+    }
+}
+
+async fn partner_command(cfg: &Config, cmd: PartnerCmd) -> anyhow::Result<()> {
+    let state = state_for(cfg).await?;
+    match cmd {
+        PartnerCmd::Add {
+            code,
+            agency,
+            name,
+            push_url,
+        } => {
+            let req = warden_server::api::partners::NewPartnerRequest {
+                code,
+                name,
+                agency,
+                push_url,
+            };
+            let created = warden_server::api::partners::register(
+                &state,
+                req,
+                &AuditContext::system("warden partner add"),
+            )
+            .await
+            .map_err(|e| match &e.field {
+                Some(f) => anyhow::anyhow!("{f}: {}", e.detail),
+                None => anyhow::anyhow!("{}", e.detail),
+            })?;
+            let p = &created.partner;
+            println!(
+                "registered partner {} ({}) reporting for {}",
+                p.code, p.name, p.agency_code
+            );
+            if let Some(u) = &p.push_url {
+                println!("CAP messages will be pushed to {u}");
+            }
+            println!("token (shown once; give it to the partner system):");
+            println!("{}", created.token);
+            Ok(())
+        }
+        PartnerCmd::List => {
+            for p in state.store.list_partners().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    p.code,
+                    p.agency_code,
+                    p.name,
+                    p.push_url.as_deref().unwrap_or("-"),
+                    match p.revoked_at {
+                        Some(t) => format!("revoked {}", t.to_rfc3339()),
+                        None => "active".to_string(),
+                    }
+                );
+            }
+            Ok(())
+        }
+        PartnerCmd::Revoke { code } => {
+            let p = state
+                .store
+                .revoke_partner(&code, &AuditContext::system("warden partner revoke"))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("revoked partner {}", p.code);
+            Ok(())
+        }
     }
 }

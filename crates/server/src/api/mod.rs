@@ -9,6 +9,7 @@ pub mod assessments;
 pub mod erp;
 pub mod eta;
 pub mod notifications;
+pub mod partners;
 pub mod places;
 pub mod presence;
 pub mod presence_world;
@@ -142,6 +143,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         presence_world::zone_headcount,
         presence_world::headcount_csv,
         rollcall::start, rollcall::list, rollcall::board, rollcall::close, rollcall::events,
+        partners::create, partners::list, partners::revoke, partners::post_headcounts, partners::cap_feed, partners::cap_message,
         crate::health,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
@@ -156,6 +158,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         (name = "eta", description = "eTA: devices, locations (area only unless tracking is authorised), tracking, freezes, geo-alerts"),
         (name = "presence", description = "Who is where: headcount of an area, of every area at once or of a drawn zone at a moment, by agency and personnel category; an area's people as CSV"),
         (name = "rollcall", description = "Roll call: are you safe? Accountability of everyone present in areas, by agency"),
+        (name = "partners", description = "Exchange with other agencies' systems: the partner registry, partner headcount reports (the exchange format), CAP 1.2 to partners (pull feed; pushes)"),
     )
 )]
 pub struct ApiDoc;
@@ -173,6 +176,11 @@ impl utoipa::Modify for SecurityAddon {
         c.add_security_scheme(
             "device",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        // A partner system's own token (`warden partner add`, `POST /api/v1/partners`).
+        c.add_security_scheme(
+            "partner",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
 }
@@ -280,6 +288,14 @@ pub fn router() -> Router<AppState> {
         .route("/roll-calls/{id}", get(rollcall::board))
         .route("/roll-calls/{id}/close", post(rollcall::close))
         .route("/roll-calls/{id}/events", get(rollcall::events))
+        .route("/partners", get(partners::list).post(partners::create))
+        .route("/partners/{partner}", delete(partners::revoke))
+        .route(
+            "/partners/{partner}/headcounts",
+            post(partners::post_headcounts),
+        )
+        .route("/partners/{partner}/cap", get(partners::cap_feed))
+        .route("/partners/{partner}/cap/{id}", get(partners::cap_message))
         .route(
             "/undertaking",
             get(eta::get_undertaking).post(eta::accept_undertaking),

@@ -111,6 +111,9 @@ pub struct Headcount {
     /// Why `people` is absent, when the caller's roles could show it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub people_withheld: Option<String>,
+    /// Partner systems' figures: the latest reported for each agency with
+    /// `as_of` at or before `at` (`POST /api/v1/partners/{partner}/headcounts`).
+    pub partners: Vec<crate::api::partners::PartnerFigure>,
 }
 
 fn flags(w: &Whereabouts) -> Vec<String> {
@@ -201,6 +204,8 @@ pub async fn headcount(
         by_category: vec![],
         people: None,
         people_withheld: withheld,
+        partners: crate::api::partners::figures(&state, std::slice::from_ref(&area.code), None, at)
+            .await?,
     };
     let mut agencies: BTreeMap<Option<Uuid>, AgencyCount> = BTreeMap::new();
     let mut categories: BTreeMap<String, CategoryCount> = BTreeMap::new();

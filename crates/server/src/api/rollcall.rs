@@ -126,6 +126,10 @@ pub struct Board {
     /// for their agency's people); absent for counts-only callers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_chase: Option<Vec<ChasePerson>>,
+    /// Partner systems' figures per agency, next to our own tallies: for
+    /// each of the roll call's areas the latest figure each agency's partner
+    /// reported since the roll call started (until it closed).
+    pub partners: Vec<crate::api::partners::PartnerAgencyFigures>,
 }
 
 /// The roll call's areas with their countries.
@@ -316,11 +320,23 @@ pub async fn board(
     } else {
         None
     };
+    let partners = crate::api::partners::by_agency(
+        crate::api::partners::figures(
+            &state,
+            &b.roll_call.areas,
+            Some(b.roll_call.started_at),
+            b.roll_call
+                .closed_at
+                .unwrap_or_else(warden_store::now_micros),
+        )
+        .await?,
+    );
     Ok(Json(Board {
         roll_call: b.roll_call.into(),
         totals,
         by_agency: agencies.into_values().collect(),
         to_chase,
+        partners,
     }))
 }
 
