@@ -187,7 +187,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
             "sa.afghanistan",
             "Farid Rahimi",
             vec![(Role::SecurityAdviser, "AF")],
-            "security adviser, Afghanistan",
+            "security adviser, Afghanistan (roll calls as delegate)",
         ),
         (
             "desk.asia",
@@ -203,7 +203,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
             "do.afghanistan",
             "Ingrid Solberg",
             vec![(Role::DesignatedOfficial, "AF")],
-            "Designated Official, Afghanistan",
+            "Designated Official, Afghanistan (starts roll calls)",
         ),
         (
             "smt.afghanistan.wfp",
@@ -259,7 +259,7 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
             "traveller",
             "Nadia Benali",
             vec![(Role::Traveller, "global")],
-            "traveller",
+            "traveller (phone in Kabul: asked by a roll call there)",
         ),
     ];
     let mut users = BTreeMap::new();
@@ -446,6 +446,8 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
     pb.finish_and_clear();
     trips(store.clone(), &users).await?;
     eta(s, &users).await?;
+    let n = presence(s, &users, &agencies).await?;
+    eprintln!("  {n} personnel with profiles, trips and phones (who is where)");
     Ok(logins)
 }
 
@@ -725,4 +727,430 @@ async fn step(
     )
     .await?;
     Ok(())
+}
+
+/// Duty stations of the demo personnel and how many are stationed at each:
+/// most in Afghanistan and Mali, a few at headquarters and regional hubs.
+const STATIONS: &[(&str, usize)] = &[
+    ("AF-KAB", 90),
+    ("AF-HER", 34),
+    ("AF-BAL", 24),
+    ("AF-NAN", 18),
+    ("AF-KAN", 18),
+    ("AF-KDZ", 10),
+    ("AF-BAM", 8),
+    ("ML-BKO", 38),
+    ("ML-7", 12),
+    ("ML-5", 8),
+    ("ML-6", 6),
+    ("CH-GE", 10),
+    ("KE-110", 10),
+];
+
+const GIVEN: &[&str] = &[
+    "Ahmad",
+    "Mariam",
+    "Hamid",
+    "Zahra",
+    "Farhad",
+    "Laila",
+    "Omar",
+    "Shabnam",
+    "Yusuf",
+    "Parwin",
+    "Aminata",
+    "Boubacar",
+    "Fatoumata",
+    "Ibrahim",
+    "Kadiatou",
+    "Seydou",
+    "Awa",
+    "Mamadou",
+    "Hawa",
+    "Oumar",
+    "Elena",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Hannah",
+    "Jonas",
+    "Chloé",
+    "Thomas",
+    "Wanjiku",
+    "Otieno",
+    "Achieng",
+    "Kamau",
+    "Priya",
+    "Rohan",
+    "Mei",
+    "Kenji",
+    "Noura",
+    "Tariq",
+    "Isabel",
+    "Diego",
+];
+const FAMILY: &[&str] = &[
+    "Ahmadzai",
+    "Karimi",
+    "Noori",
+    "Sadat",
+    "Rahmani",
+    "Hashimi",
+    "Popal",
+    "Wardak",
+    "Stanekzai",
+    "Safi",
+    "Coulibaly",
+    "Diarra",
+    "Touré",
+    "Sangaré",
+    "Cissé",
+    "Dembélé",
+    "Konaté",
+    "Maïga",
+    "Sidibé",
+    "Bâ",
+    "Müller",
+    "Rossi",
+    "García",
+    "Novak",
+    "Dubois",
+    "Jansen",
+    "Silva",
+    "Okafor",
+    "Mwangi",
+    "Odhiambo",
+    "Njoroge",
+    "Sharma",
+    "Chen",
+    "Tanaka",
+    "Haddad",
+    "Khalil",
+    "Moreno",
+    "Lindqvist",
+    "O'Brien",
+    "Kowalski",
+];
+
+/// Rough coordinates inside the demo's areas (the phone reports are
+/// resolved to the area; only the area is kept, tracking being off).
+fn point(area: &str) -> (f64, f64) {
+    match area {
+        "AF-KAB" => (34.5281, 69.1723),
+        "AF-HER" => (34.3482, 62.1997),
+        "AF-BAL" => (36.7090, 67.1109),
+        "AF-NAN" => (34.4265, 70.4515),
+        "AF-KAN" => (31.6289, 65.7372),
+        "ML-BKO" => (12.6392, -8.0029),
+        "ML-7" => (16.2666, -0.0440),
+        "CH-GE" => (46.2044, 6.1432),
+        _ => (0.0, 0.0),
+    }
+}
+
+/// Who is where: a few hundred personnel of every demo agency, imported as
+/// an agency's legacy system sends profiles (categories, dependants, duty
+/// stations across Afghanistan and Mali and a few elsewhere); trips (people
+/// in Kabul on mission now, some in transit, some who flew in on a one-way
+/// ticket weeks ago and are overdue, some back home); phones (fresh, stale,
+/// and one outside every area). Kabul's headcount then shows residents,
+/// visitors, phones and flagged people, and a roll call there reaches the
+/// demo traveller, whose phone is in Kabul. Returns the people created.
+async fn presence(
+    s: &dyn Store,
+    users: &BTreeMap<&str, User>,
+    agencies: &BTreeMap<&str, uuid::Uuid>,
+) -> anyhow::Result<usize> {
+    use chrono::Duration;
+    use warden_domain::eta::LocationReport;
+    use warden_domain::people::PersonnelCategory as C;
+    use warden_domain::trip::{ClearanceDecision, LegStatus, TripPurpose};
+    use warden_domain::AreaCode;
+    use warden_store::{
+        LegDecision, LocationBatch, NewDevice, NewLeg, NewTravelRequest, ProfileInput,
+        ResolvedReport,
+    };
+
+    let ctx = || AuditContext::system("warden demo");
+    let codes: Vec<&str> = AGENCIES.iter().map(|(c, _)| *c).collect();
+    // (personnel id, agency code, duty station)
+    let mut people: Vec<(String, &str, &str)> = vec![];
+    let mut rows: BTreeMap<&str, Vec<ProfileInput>> = BTreeMap::new();
+    let mut i = 0usize;
+    for (station, n) in STATIONS {
+        for _ in 0..*n {
+            let agency = codes[(i * 7 + i / 10) % codes.len()];
+            let category = match i % 20 {
+                0..=4 => C::InternationalStaff,
+                5..=13 => C::NationalStaff,
+                14 | 15 => C::Consultant,
+                16 => C::Contractor,
+                _ => C::Dependant,
+            };
+            let name = format!(
+                "{} {}",
+                GIVEN[(i * 13 + 5) % GIVEN.len()],
+                FAMILY[(i * 17 + i / GIVEN.len()) % FAMILY.len()]
+            );
+            let pid = format!("{}-{:04}", agency, 1000 + i);
+            let country = &station[..2];
+            rows.entry(agency).or_default().push(ProfileInput {
+                agency: agencies[agency],
+                personnel_id: pid.clone(),
+                display_name: name,
+                email: String::new(),
+                category,
+                nationality: CountryCode::parse(if category == C::NationalStaff {
+                    country
+                } else {
+                    ["FR", "DE", "KE", "IN", "BR", "CA", "JP", "SN"][i % 8]
+                })
+                .ok(),
+                // National staff in the field have a phone number (a text
+                // message reaches them without a smartphone).
+                phone: if category == C::NationalStaff && country != "CH" {
+                    format!(
+                        "+{}{:07}",
+                        if country == "AF" { "9370" } else { "22370" },
+                        i
+                    )
+                } else {
+                    String::new()
+                },
+                duty_station: Some(AreaCode::parse(station)?),
+                emergency_contacts: vec![],
+                certificates: vec![],
+            });
+            people.push((pid, agency, *station));
+            i += 1;
+        }
+    }
+    let mut ids: BTreeMap<String, uuid::Uuid> = BTreeMap::new();
+    for (agency, rows) in &rows {
+        s.import_profiles(rows, &ctx()).await?;
+        let pids: Vec<String> = rows.iter().map(|r| r.personnel_id.clone()).collect();
+        ids.extend(s.profile_users(agencies[agency], &pids).await?);
+    }
+    let now = warden_store::now_micros();
+    let h = |hours: i64| now + Duration::hours(hours);
+    // People of each duty station, in order.
+    let at = |station: &str| -> Vec<uuid::Uuid> {
+        people
+            .iter()
+            .filter(|p| p.2 == station)
+            .map(|p| ids[&p.0])
+            .collect()
+    };
+    let sa = users["sa.afghanistan"].id;
+    let trip = |who: uuid::Uuid,
+                legs: Vec<(&'static str, &'static str, &'static str, i64, i64)>| async move {
+        let t = s
+            .create_travel_request(
+                &NewTravelRequest {
+                    traveller: who,
+                    submitted_by: who,
+                    purpose: TripPurpose::Official,
+                    ta_number: None,
+                    legs: legs
+                        .iter()
+                        .map(|(from, to, area, depart, arrive)| {
+                            Ok(NewLeg {
+                                origin: (*from).into(),
+                                destination: (*to).into(),
+                                area: AreaCode::parse(area)?,
+                                depart: h(*depart),
+                                arrive: h(*arrive),
+                                depart_tz: None,
+                                arrive_tz: None,
+                                carrier: None,
+                            })
+                        })
+                        .collect::<Result<_, warden_domain::DomainError>>()?,
+                },
+                &ctx(),
+            )
+            .await?;
+        // Kabul is under manual processing: the adviser cleared these trips.
+        for l in t.legs.iter().filter(|l| l.status == LegStatus::Pending) {
+            s.decide_leg(
+                &LegDecision {
+                    request: t.id,
+                    seq: l.seq,
+                    decision: ClearanceDecision::Grant,
+                    grounds: vec![],
+                    comment: "Cleared (demo).".into(),
+                    actor: sa,
+                },
+                ClearanceDecision::Grant.outcome(),
+                &ctx(),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let herat = at("AF-HER");
+    let balkh = at("AF-BAL");
+    let bamako = at("ML-BKO");
+    let geneva = at("CH-GE");
+    let nairobi = at("KE-110");
+    let kabul = at("AF-KAB");
+    // On mission in Kabul now, back in a few days.
+    for (k, who) in herat.iter().take(8).enumerate() {
+        let k = k as i64;
+        trip(
+            *who,
+            vec![
+                ("Herat", "Kabul", "AF-KAB", -72 - 6 * k, -70 - 6 * k),
+                ("Kabul", "Herat", "AF-HER", 48 + 12 * k, 50 + 12 * k),
+            ],
+        )
+        .await?;
+    }
+    for (k, who) in balkh.iter().take(4).enumerate() {
+        let k = k as i64;
+        trip(
+            *who,
+            vec![
+                (
+                    "Mazar-i-Sharif",
+                    "Kabul",
+                    "AF-KAB",
+                    -30 - 5 * k,
+                    -29 - 5 * k,
+                ),
+                ("Kabul", "Mazar-i-Sharif", "AF-BAL", 72, 73),
+            ],
+        )
+        .await?;
+    }
+    for who in geneva.iter().take(3).chain(nairobi.iter().take(2)) {
+        trip(
+            *who,
+            vec![
+                ("Geneva", "Kabul", "AF-KAB", -120, -106),
+                ("Kabul", "Geneva", "CH-GE", 96, 110),
+            ],
+        )
+        .await?;
+    }
+    // In transit now: departed, not yet arrived.
+    for who in geneva.iter().skip(3).take(2) {
+        trip(
+            *who,
+            vec![
+                ("Geneva", "Kabul", "AF-KAB", -4, 6),
+                ("Kabul", "Geneva", "CH-GE", 24 * 8, 24 * 8 + 14),
+            ],
+        )
+        .await?;
+    }
+    trip(
+        bamako[0],
+        vec![
+            ("Bamako", "Gao", "ML-7", -1, 2),
+            ("Gao", "Bamako", "ML-BKO", 72, 75),
+        ],
+    )
+    .await?;
+    // Overdue: flew in on a one-way ticket weeks ago, nothing since.
+    for (k, who) in herat.iter().skip(8).take(3).enumerate() {
+        trip(
+            *who,
+            vec![(
+                "Herat",
+                "Kabul",
+                "AF-KAB",
+                -24 * (18 + 5 * k as i64),
+                -24 * (18 + 5 * k as i64) + 2,
+            )],
+        )
+        .await?;
+    }
+    trip(
+        bamako[1],
+        vec![("Bamako", "Kabul", "AF-KAB", -24 * 25, -24 * 25 + 16)],
+    )
+    .await?;
+    // Kabul staff away on mission elsewhere now.
+    for (k, who) in kabul.iter().skip(40).take(6).enumerate() {
+        let k = k as i64;
+        trip(
+            *who,
+            vec![
+                ("Kabul", "Herat", "AF-HER", -48 - 3 * k, -46 - 3 * k),
+                ("Herat", "Kabul", "AF-KAB", 24 + 6 * k, 26 + 6 * k),
+            ],
+        )
+        .await?;
+    }
+    // Back home from a mission last month.
+    for who in kabul.iter().skip(50).take(3) {
+        trip(
+            *who,
+            vec![
+                ("Kabul", "Bamyan", "AF-BAM", -24 * 30, -24 * 30 + 3),
+                ("Bamyan", "Kabul", "AF-KAB", -24 * 26, -24 * 26 + 3),
+            ],
+        )
+        .await?;
+    }
+
+    // Phones: (who, area or None for outside every area, hours ago).
+    let mut phones: Vec<(uuid::Uuid, Option<&str>, i64)> = vec![];
+    for (k, who) in kabul.iter().take(24).enumerate() {
+        phones.push((*who, Some("AF-KAB"), 1 + (k as i64 % 9)));
+    }
+    // Stationed in Herat or Balkh, but their phones are in Kabul.
+    for who in herat
+        .iter()
+        .skip(12)
+        .take(3)
+        .chain(balkh.iter().skip(5).take(2))
+    {
+        phones.push((*who, Some("AF-KAB"), 2));
+    }
+    // Stale: last heard of in Kabul two or three days ago.
+    for (k, who) in kabul.iter().skip(24).take(5).enumerate() {
+        phones.push((*who, Some("AF-KAB"), 50 + 8 * k as i64));
+    }
+    // Outside every area (at sea, or beyond the shipped geography).
+    phones.push((kabul[30], None, 3));
+    phones.push((herat[20], None, 5));
+    for (k, who) in herat.iter().skip(22).take(6).enumerate() {
+        phones.push((*who, Some("AF-HER"), 1 + k as i64));
+    }
+    for (k, who) in bamako.iter().skip(2).take(8).enumerate() {
+        phones.push((*who, Some("ML-BKO"), 1 + k as i64));
+    }
+    for (who, area, ago) in phones {
+        let d = s
+            .create_device(
+                &NewDevice {
+                    user: who,
+                    name: "Phone".into(),
+                    platform: "owntracks".into(),
+                    token_digest: warden_auth::token_digest(&warden_auth::random_token()),
+                },
+                &ctx(),
+            )
+            .await?;
+        let (lat, lon) = area.map(point).unwrap_or((18.5, 63.0));
+        let t = h(-ago);
+        s.ingest_locations(&LocationBatch {
+            device: d.id,
+            user: who,
+            reports: vec![ResolvedReport {
+                report: LocationReport {
+                    lat,
+                    lon,
+                    accuracy_m: Some(30.0),
+                    recorded_at: t,
+                },
+                area: area.map(AreaCode::parse).transpose()?,
+            }],
+            received_at: t,
+        })
+        .await?;
+    }
+    Ok(people.len())
 }
