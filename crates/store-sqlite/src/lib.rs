@@ -302,8 +302,7 @@ async fn advisory_change_tx(
     partners::queue_cap_tx(
         tx,
         &CapSubject::Advisory {
-            country: CountryCode::parse(country)
-                .map_err(|e| StoreError::Backend(e.to_string()))?,
+            country: CountryCode::parse(country).map_err(|e| StoreError::Backend(e.to_string()))?,
             version,
         },
         summary,

@@ -287,12 +287,14 @@ impl SqliteStore {
                     out.push(PartnerReportOutcome::Unchanged);
                     continue;
                 }
-                Some(_) => return Err(StoreError::Conflict(format!(
+                Some(_) => {
+                    return Err(StoreError::Conflict(format!(
                     "reports[{i}]: a different report of {} for {} as of {} was received before",
                     code,
                     r.area,
                     r.as_of.to_rfc3339()
-                ))),
+                )))
+                }
                 None => {}
             }
             let rc = r.roll_call;
