@@ -439,8 +439,9 @@ pub trait Store: Send + Sync + 'static {
     /// their evidence: duty station and the profile's update, their latest
     /// leg departed at or before `at` and their first departing after it
     /// (cancelled and denied legs are no evidence), their last phone
-    /// location. Read in one snapshot, by a fixed number of set-based
-    /// queries whatever the number of people; ordered by name.
+    /// location. Read in one snapshot, by a fixed number of statements
+    /// whatever the number of people (per-person index seeks for the legs);
+    /// ordered by name.
     async fn presence_candidates(
         &self,
         area: &AreaCode,
@@ -455,7 +456,7 @@ pub trait Store: Send + Sync + 'static {
     /// after it, last phone location). With `country`, only people whom some
     /// evidence ties to that country (stationed there, their latest departed
     /// leg or their phone there). Read in one snapshot, by a fixed number of
-    /// set-based queries (no query per area); ordered by user id. Applying
+    /// statements (no query per area or per person); ordered by user id. Applying
     /// `warden_domain::presence::whereabouts` and grouping by area gives every
     /// area's headcount at once, equal to the per-area headcounts.
     async fn presence_everyone(
