@@ -448,7 +448,58 @@ pub async fn seed(store: Arc<dyn Store>) -> anyhow::Result<Vec<DemoLogin>> {
     eta(s, &users).await?;
     let n = presence(s, &users, &agencies).await?;
     eprintln!("  {n} personnel with profiles, trips and phones (who is where)");
+    partner(s, &agencies).await?;
     Ok(logins)
+}
+
+/// A partner system, as IOM's SCAAN exchanges with the UN's eTA: registered
+/// for IOM, with its own figure for Kabul reported an hour ago (it joins the
+/// area's headcount and its roll-call boards). Its token is printed so that
+/// the exchange can be tried (`docs/partner-exchange.md`).
+async fn partner(s: &dyn Store, agencies: &BTreeMap<&str, uuid::Uuid>) -> anyhow::Result<()> {
+    use warden_store::{NewPartner, PartnerHeadcountInput, PartnerRollCallFigures};
+    let ctx = AuditContext::system("warden demo");
+    let token = format!("wpt_{}", warden_auth::random_token());
+    let p = s
+        .create_partner(
+            &NewPartner {
+                code: "iom-scaan".into(),
+                name: "IOM SCAAN (demo)".into(),
+                agency: agencies["IOM"],
+                push_url: None,
+                token_digest: warden_auth::token_digest(&token),
+            },
+            &ctx,
+        )
+        .await?;
+    let counts = [
+        ("international_staff", 14),
+        ("national_staff", 61),
+        ("dependant", 9),
+        ("consultant", 4),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    s.submit_partner_headcounts(
+        p.id,
+        &[PartnerHeadcountInput {
+            area: warden_domain::AreaCode::parse("AF-KAB")?,
+            as_of: warden_store::now_micros() - chrono::Duration::hours(1),
+            total: 88,
+            counts,
+            roll_call: Some(PartnerRollCallFigures {
+                accounted: 80,
+                needs_help: 1,
+                no_answer: 7,
+            }),
+            reference: Some("SCAAN-KBL-demo".into()),
+        }],
+        &ctx,
+    )
+    .await?;
+    eprintln!("  partner system iom-scaan (IOM), token {token}");
+    Ok(())
 }
 
 /// eTA: the traveller's phone, enrolled (she has TOTP, which enrolment
