@@ -11,11 +11,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 use warden_domain::eta::LocationReport;
 use warden_domain::people::PersonnelCategory;
-use warden_domain::trip::TripPurpose;
 use warden_domain::{AreaCode, Role};
 use warden_store::{
-    AuditContext, LocationBatch, NewAgency, NewDevice, NewLeg, NewTravelRequest, ProfileInput,
-    ResolvedReport, Store,
+    AuditContext, LocationBatch, NewAgency, NewDevice, ProfileInput, ResolvedReport, Store,
 };
 
 /// The moment every headcount here is asked for.
@@ -33,31 +31,11 @@ fn ctx() -> AuditContext {
 }
 
 async fn trip(store: &dyn Store, who: Uuid, legs: &[(&str, i64, i64)]) {
-    store
-        .create_travel_request(
-            &NewTravelRequest {
-                traveller: who,
-                submitted_by: who,
-                purpose: TripPurpose::Official,
-                ta_number: None,
-                legs: legs
-                    .iter()
-                    .map(|(code, depart, arrive)| NewLeg {
-                        origin: "origin".into(),
-                        destination: format!("{code} destination"),
-                        area: area(code),
-                        depart: hours(*depart),
-                        arrive: hours(*arrive),
-                        depart_tz: None,
-                        arrive_tz: None,
-                        carrier: None,
-                    })
-                    .collect(),
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap();
+    let legs: Vec<_> = legs
+        .iter()
+        .map(|(code, depart, arrive)| (*code, hours(*depart), hours(*arrive)))
+        .collect();
+    common::record_trip(store, who, &legs).await;
 }
 
 /// The phone of `who` reports `code` (None: outside every area) at these hours.

@@ -621,3 +621,41 @@ pub fn assert_valid_cap(xml: &str, label: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Records a trip of `traveller` through the store (official, no TA
+/// number): one leg per (area code, departure, arrival).
+pub async fn record_trip(
+    store: &dyn Store,
+    traveller: Uuid,
+    legs: &[(
+        &str,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    )],
+) {
+    store
+        .create_travel_request(
+            &warden_store::NewTravelRequest {
+                traveller,
+                submitted_by: traveller,
+                purpose: warden_domain::trip::TripPurpose::Official,
+                ta_number: None,
+                legs: legs
+                    .iter()
+                    .map(|(code, depart, arrive)| warden_store::NewLeg {
+                        origin: "origin".into(),
+                        destination: format!("{code} destination"),
+                        area: AreaCode::parse(code).unwrap(),
+                        depart: *depart,
+                        arrive: *arrive,
+                        depart_tz: None,
+                        arrive_tz: None,
+                        carrier: None,
+                    })
+                    .collect(),
+            },
+            &AuditContext::system("test setup"),
+        )
+        .await
+        .unwrap();
+}
