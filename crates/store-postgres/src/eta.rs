@@ -1390,7 +1390,7 @@ impl PgStore {
                     ("failed", None)
                 } else {
                     // 1, 2, 4, 8 minutes.
-                    let wait = chrono::Duration::minutes(1 << (attempts - 1).clamp(0, 10));
+                    let wait = warden_store::retry_backoff(i64::from(attempts));
                     ("pending", Some(now + wait))
                 };
                 sqlx::query(

@@ -344,7 +344,7 @@ impl SqliteStore {
                     ("failed", None)
                 } else {
                     // 1, 2, 4, 8 minutes.
-                    let wait = Duration::minutes(1 << (attempts - 1).clamp(0, 10));
+                    let wait = warden_store::retry_backoff(attempts);
                     ("pending", Some(ts(&(now + wait))))
                 };
                 sqlx::query("UPDATE notifications SET email_state = ?, email_after = ?, email_error = ? WHERE id = ?")

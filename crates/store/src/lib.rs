@@ -20,6 +20,12 @@ pub mod testsuite_rollcall;
 
 pub use eta::*;
 pub use partners::*;
+
+/// The wait before an outbox's next attempt (e-mail, SMS, partner pushes)
+/// after `attempts` failed ones: 1, 2, 4, 8 … minutes.
+pub fn retry_backoff(attempts: i64) -> chrono::Duration {
+    chrono::Duration::minutes(1 << (attempts - 1).clamp(0, 10))
+}
 pub use presence::*;
 pub use records::*;
 pub use rollcall::*;

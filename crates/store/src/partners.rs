@@ -160,5 +160,5 @@ pub const PARTNER_PUSH_MAX_ATTEMPTS: i32 = 8;
 /// The wait before the next attempt after `attempts` failed ones: 1, 2, 4,
 /// … minutes, at most an hour.
 pub fn partner_push_backoff(attempts: i32) -> chrono::Duration {
-    chrono::Duration::minutes((1i64 << (attempts - 1).clamp(0, 10)).min(60))
+    crate::retry_backoff(i64::from(attempts)).min(chrono::Duration::hours(1))
 }
