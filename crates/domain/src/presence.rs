@@ -79,8 +79,13 @@ pub struct Evidence {
     /// When the duty station was last recorded (the profile's update).
     pub duty_station_at: Option<DateTime<Utc>>,
     /// The person's legs around the moment, in any order: at least the
-    /// latest that departed at or before it and the first after it.
+    /// latest that departed at or before it (all that share its departure)
+    /// and, unless `next_departure` tells it, the first after them.
     pub legs: Vec<LegEvidence>,
+    /// When the first live leg after the latest departed ones departs, if
+    /// there is one and it is not among `legs` (stores that read a stay as
+    /// an interval know when it ends, not where the next leg goes).
+    pub next_departure: Option<DateTime<Utc>>,
     pub phone: Option<PhoneEvidence>,
 }
 
@@ -169,7 +174,8 @@ pub fn whereabouts(e: &Evidence, at: DateTime<Utc>, rules: PresenceRules) -> Whe
         w.as_of = travel_at;
         if l.arrive <= at {
             w.area = Some(l.area.clone());
-            let nothing_after = !e.legs.iter().any(|n| n.depart > l.depart);
+            let nothing_after = !e.legs.iter().any(|n| n.depart > l.depart)
+                && e.next_departure.is_none_or(|d| d <= l.depart);
             let away = e.duty_station.as_ref() != Some(&l.area);
             w.overdue = nothing_after && away && at - l.arrive > Duration::days(rules.overdue_days);
         } else {
@@ -376,7 +382,13 @@ mod tests {
         assert!(w.is_in(&a("AF-BAL")) && !w.overdue);
         let w = whereabouts(&e, t(limit + 1), R);
         assert!(w.is_in(&a("AF-BAL")) && w.overdue);
-        // A return leg planned later: not overdue.
+        // A return leg planned later: not overdue, whether the leg itself
+        // or only its departure is known.
+        e.next_departure = Some(t(limit + 100));
+        assert!(!whereabouts(&e, t(limit + 1), R).overdue);
+        e.next_departure = Some(t(0));
+        assert!(whereabouts(&e, t(limit + 1), R).overdue);
+        e.next_departure = None;
         e.legs.push(leg(2, "AF-KAB", limit + 100, limit + 102));
         assert!(!whereabouts(&e, t(limit + 1), R).overdue);
         // Back home after the last leg: never overdue.

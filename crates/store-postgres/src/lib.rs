@@ -1673,6 +1673,14 @@ impl Store for PgStore {
         self.presence_everyone_of(at, country).await
     }
 
+    async fn presence_counts(
+        &self,
+        at: DateTime<Utc>,
+        rules: warden_domain::presence::PresenceRules,
+    ) -> Result<Vec<PresenceCount>> {
+        self.presence_counts_of(at, rules).await
+    }
+
     // ---- roll calls ----
     async fn start_roll_call(
         &self,

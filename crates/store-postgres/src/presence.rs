@@ -1,61 +1,74 @@
 //! Who is where on PostgreSQL: the candidates of an area at a moment with
 //! their evidence, in one query (one snapshot).
 //!
-//! Travel evidence comes from `presence_legs` (migration 0007, kept by
-//! triggers): each traveller's live legs keyed by traveller and departure,
-//! so that a person's latest leg departed by the moment and their first
-//! after it are index seeks, and the legs into an area carry their
-//! traveller.
+//! Travel evidence comes from `presence_legs` (migrations 0007 and 0010,
+//! kept by triggers): each traveller's live legs keyed by traveller and
+//! departure, each a stay until the traveller's next leg departs, indexed
+//! by area, stay class and departure, so that the stays covering a moment
+//! are a range per class and a person's latest leg is one seek.
 
 use crate::rows::be;
 use crate::PgStore;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use std::sync::LazyLock;
 use uuid::Uuid;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::presence::{Evidence, LegEvidence, PhoneEvidence};
 use warden_domain::AreaCode;
 use warden_store::*;
 
+/// The stay classes ($3) and, per class, the earliest departure of a stay
+/// that may cover the moment ($4): `warden_store::stay_classes`.
+pub(crate) const STAYS: &str = "unnest($3::int[], $4::timestamptz[]) AS k(class, since)";
+
+/// The bounds of [`STAYS`] as the two arrays it binds.
+pub(crate) fn stay_bounds(at: DateTime<Utc>) -> (Vec<i32>, Vec<DateTime<Utc>>) {
+    stay_classes(at).into_iter().unzip()
+}
+
 /// The people whom some evidence may place in area $1 at $2: stationed
-/// there, whose latest live leg departed by then enters it (no later live
-/// leg departed by then: one seek each), or whose phone was there by then.
-const CANDIDATES: &str = "WITH cand(user_id) AS MATERIALIZED (
+/// there, whose stay covering the moment (the latest live leg departed by
+/// then: one range of the area's index per stay class) enters it, or whose
+/// phone was there by then.
+static CANDIDATES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE duty_station = $1
     UNION
-    SELECT pl.traveller_id FROM presence_legs pl
-     WHERE pl.area_code = $1 AND pl.depart <= $2
-       AND NOT EXISTS (
-           SELECT 1 FROM presence_legs p2
-            WHERE p2.traveller_id = pl.traveller_id AND p2.depart > pl.depart AND p2.depart <= $2)
+    SELECT pl.traveller_id FROM {STAYS} JOIN presence_legs pl
+        ON pl.area_code = $1 AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= $2
+     WHERE pl.until IS NULL OR pl.until > $2
     UNION
     SELECT user_id FROM last_locations WHERE area_code = $1 AND since <= $2
-)";
+)"
+    )
+});
 
-/// Each person's profile, agency, phone, their latest live leg departed by
-/// $2 and their first departing after it (one index seek each; ties
-/// settled as the rule settles them: the greatest departure, arrival,
-/// sequence, request). Followed by the people (`FROM … users u`) and then
-/// [`JOINS`].
-pub(crate) const COLUMNS: &str = "
+/// Each person's profile, agency and phone. Followed by the people
+/// (`FROM … users u`) and then [`PERSON_JOINS`].
+pub(crate) const PERSON: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
-       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported,
-       lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart, lb.arrive AS b_arrive,
-       la.request_id AS a_request, la.seq AS a_seq, la.area_code AS a_area, la.depart AS a_depart, la.arrive AS a_arrive";
+       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported";
 
-pub(crate) const JOINS: &str = "
+pub(crate) const PERSON_JOINS: &str = "
   LEFT JOIN profiles p ON p.user_id = u.id
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
-  LEFT JOIN last_locations ll ON ll.user_id = u.id
+  LEFT JOIN last_locations ll ON ll.user_id = u.id";
+
+/// With [`PERSON`], their latest live leg departed by $2 (one index seek;
+/// ties settled as the rule settles them: the greatest departure, arrival,
+/// sequence, request) and when its stay ends.
+pub(crate) const LEG_COLUMNS: &str = ",
+       lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart,
+       lb.arrive AS b_arrive, lb.until AS b_until";
+
+pub(crate) const LEG_JOINS: &str = "
   LEFT JOIN LATERAL (
-       SELECT request_id, seq, area_code, depart, arrive FROM presence_legs
+       SELECT request_id, seq, area_code, depart, arrive, until FROM presence_legs
         WHERE traveller_id = u.id AND depart <= $2
-        ORDER BY depart DESC, arrive DESC, seq DESC, request_id DESC LIMIT 1) lb ON true
-  LEFT JOIN LATERAL (
-       SELECT request_id, seq, area_code, depart, arrive FROM presence_legs
-        WHERE traveller_id = u.id AND depart > $2
-        ORDER BY depart, arrive, seq, request_id LIMIT 1) la ON true";
+        ORDER BY depart DESC, arrive DESC, seq DESC, request_id DESC LIMIT 1) lb ON true";
 
 /// The candidates of `cand` as people.
 pub(crate) const FROM_CANDIDATES: &str = " FROM cand c JOIN users u ON u.id = c.user_id";
@@ -75,11 +88,15 @@ impl PgStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<PresenceCandidate>> {
         // One statement: one snapshot.
+        let (classes, since) = stay_bounds(at);
         let rows = sqlx::query(&format!(
-            "{CANDIDATES}{COLUMNS}{FROM_CANDIDATES}{JOINS} ORDER BY u.display_name, u.id"
+            "{}{PERSON}{LEG_COLUMNS}{FROM_CANDIDATES}{PERSON_JOINS}{LEG_JOINS} ORDER BY u.display_name, u.id",
+            *CANDIDATES
         ))
         .bind(code.as_str())
         .bind(at)
+        .bind(classes)
+        .bind(since)
         .fetch_all(&self.pool)
         .await
         .map_err(be)?;
@@ -103,53 +120,73 @@ fn leg(r: &sqlx::postgres::PgRow, side: &str) -> Result<Option<LegEvidence>> {
     }))
 }
 
-/// Candidates from the rows of COLUMNS, one row each, in the order of the
-/// rows; each person's legs sorted by departure, arrival, sequence and
-/// request.
+/// A person of a row of [`PERSON`], without legs.
+pub(crate) fn person(r: &sqlx::postgres::PgRow) -> Result<PresenceCandidate> {
+    let phone = match r
+        .try_get::<Option<DateTime<Utc>>, _>("ll_since")
+        .map_err(be)?
+    {
+        Some(since) => Some(PhoneEvidence {
+            area: r
+                .get::<Option<String>, _>("ll_area")
+                .as_deref()
+                .map(area)
+                .transpose()?,
+            since,
+            reported_at: r.try_get("ll_reported").map_err(be)?,
+        }),
+        None => None,
+    };
+    Ok(PresenceCandidate {
+        user: r.try_get("id").map_err(be)?,
+        name: r.get("display_name"),
+        agency: r.try_get("agency_id").map_err(be)?,
+        agency_code: r.get("agency_code"),
+        category: r
+            .get::<Option<String>, _>("category")
+            .as_deref()
+            .map(PersonnelCategory::parse)
+            .transpose()
+            .map_err(bad)?,
+        evidence: Evidence {
+            duty_station: r
+                .get::<Option<String>, _>("duty_station")
+                .as_deref()
+                .map(area)
+                .transpose()?,
+            duty_station_at: r.try_get("profile_at").map_err(be)?,
+            legs: vec![],
+            next_departure: None,
+            phone,
+        },
+    })
+}
+
+/// Adds a latest departed leg (`b_…`) and the end of its stay to a person's
+/// evidence (each leg once, in the rule's order).
+pub(crate) fn add_leg(c: &mut PresenceCandidate, r: &sqlx::postgres::PgRow) -> Result<()> {
+    if let Some(l) = leg(r, "b")? {
+        if !c.evidence.legs.contains(&l) {
+            c.evidence.legs.push(l);
+            c.evidence.legs.sort_by(|a, b| {
+                (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
+            });
+        }
+        c.evidence.next_departure = r.try_get("b_until").map_err(be)?;
+    }
+    Ok(())
+}
+
+/// Candidates from the rows of [`PERSON`] and [`LEG_COLUMNS`] (consecutive
+/// rows of one person are merged), in the order of the rows.
 pub(crate) fn assemble(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<PresenceCandidate>> {
-    rows.iter()
-        .map(|r| {
-            let user: Uuid = r.try_get("id").map_err(be)?;
-            let phone = match r
-                .try_get::<Option<DateTime<Utc>>, _>("ll_since")
-                .map_err(be)?
-            {
-                Some(since) => Some(PhoneEvidence {
-                    area: r
-                        .get::<Option<String>, _>("ll_area")
-                        .as_deref()
-                        .map(area)
-                        .transpose()?,
-                    since,
-                    reported_at: r.try_get("ll_reported").map_err(be)?,
-                }),
-                None => None,
-            };
-            // The latest departed is never after the first after: in order.
-            let legs: Vec<LegEvidence> =
-                [leg(r, "b")?, leg(r, "a")?].into_iter().flatten().collect();
-            Ok(PresenceCandidate {
-                user,
-                name: r.get("display_name"),
-                agency: r.try_get("agency_id").map_err(be)?,
-                agency_code: r.get("agency_code"),
-                category: r
-                    .get::<Option<String>, _>("category")
-                    .as_deref()
-                    .map(PersonnelCategory::parse)
-                    .transpose()
-                    .map_err(bad)?,
-                evidence: Evidence {
-                    duty_station: r
-                        .get::<Option<String>, _>("duty_station")
-                        .as_deref()
-                        .map(area)
-                        .transpose()?,
-                    duty_station_at: r.try_get("profile_at").map_err(be)?,
-                    legs,
-                    phone,
-                },
-            })
-        })
-        .collect()
+    let mut out: Vec<PresenceCandidate> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let user: Uuid = r.try_get("id").map_err(be)?;
+        if out.last().is_none_or(|c| c.user != user) {
+            out.push(person(r)?);
+        }
+        add_leg(out.last_mut().expect("pushed above"), r)?;
+    }
+    Ok(out)
 }

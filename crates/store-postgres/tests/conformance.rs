@@ -1182,3 +1182,48 @@ async fn ingest_throughput() {
     s.pool().close().await;
     schemas.drop_all().await;
 }
+
+/// One traveller's trips written at once by many transactions (a web
+/// submission racing an ERP import, say): every stay still ends where the
+/// traveller's next leg departs, as if they had been written one by one
+/// (the stays' triggers take the traveller's row in turn).
+#[tokio::test]
+async fn racing_trips_of_one_traveller_keep_every_stay_right() {
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = std::sync::Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, _, t) = trip_fixture(&s).await;
+    let base = chrono::Utc::now() + chrono::Duration::days(10);
+    for round in 0..5 {
+        let mut tasks = vec![];
+        for i in 0..12i64 {
+            let s = s.clone();
+            let mut req = trip_to(&kab, t.id);
+            // Interleaved departures, so that each new leg falls between
+            // others written at the same time.
+            let at = base + chrono::Duration::hours(round * 1000 + (i * 7) % 12 * 5);
+            req.legs[0].depart = at;
+            req.legs[0].arrive = at + chrono::Duration::hours(1);
+            tasks.push(tokio::spawn(async move {
+                s.create_travel_request(&req, &AuditContext::system("test"))
+                    .await
+                    .unwrap()
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+    let (rows, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE p.until IS DISTINCT FROM
+             (SELECT min(q.depart) FROM presence_legs q
+               WHERE q.traveller_id = p.traveller_id AND q.depart > p.depart))
+           FROM presence_legs p",
+    )
+    .fetch_one(s.pool())
+    .await
+    .unwrap();
+    assert_eq!((rows, wrong), (60, 0));
+    s.pool().close().await;
+    schemas.drop_all().await;
+}

@@ -1,57 +1,93 @@
 //! Who is where on SQLite: the candidates of an area at a moment with their
 //! evidence, in one query (one snapshot).
 //!
-//! Travel evidence comes from `presence_legs` (migration 0007, kept by
-//! triggers): each traveller's live legs keyed by traveller and departure,
-//! so that a person's latest leg departed by the moment and their first
-//! after it are index seeks, and the legs into an area carry their
-//! traveller.
+//! Travel evidence comes from `presence_legs` (migrations 0007 and 0010,
+//! kept by triggers): each traveller's live legs keyed by traveller and
+//! departure, each a stay until the traveller's next leg departs, indexed
+//! by area, stay class and departure, so that the stays covering a moment
+//! are a range per class and a person's latest leg is one seek.
 
 use crate::{be, parse_ts, uuid, SqliteStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use std::sync::LazyLock;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::presence::{Evidence, LegEvidence, PhoneEvidence};
 use warden_domain::AreaCode;
 use warden_store::*;
 
+/// The stay classes and, per class, the earliest departure of a stay that
+/// may cover the moment (`warden_store::stay_classes`), bound from ?3 on.
+pub(crate) fn stays_cte(first: usize) -> String {
+    let values: Vec<String> = (0..=STAY_CLASSES as usize)
+        .map(|i| format!("({}, ?{})", class_of(i), first + i))
+        .collect();
+    format!("stays(class, since) AS (VALUES {})", values.join(", "))
+}
+
+/// The class bound at position `i` of [`stays_cte`].
+fn class_of(i: usize) -> i32 {
+    if i < STAY_CLASSES as usize {
+        i as i32
+    } else {
+        STAY_CLASS_OPEN
+    }
+}
+
+/// Binds the bounds of [`stays_cte`], in its order.
+pub(crate) fn bind_stays<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    at: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for (i, (class, since)) in stay_classes(at).into_iter().enumerate() {
+        debug_assert_eq!(class, class_of(i));
+        q = q.bind(crate::ts(&since));
+    }
+    q
+}
+
 /// The people whom some evidence may place in area ?1 at ?2: stationed
-/// there, whose latest live leg departed by then enters it (no later live
-/// leg departed by then: one seek each), or whose phone was there by then.
-/// `MATERIALIZED` keeps the few candidates a set of their own, found by
-/// their indexes, before anything is joined to them.
-const CANDIDATES: &str = "WITH cand(user_id) AS MATERIALIZED (
+/// there, whose stay covering the moment (the latest live leg departed by
+/// then: one range of the area's index per stay class) enters it, or whose
+/// phone was there by then. `MATERIALIZED` keeps the few candidates a set
+/// of their own, found by their indexes, before anything is joined to them.
+static CANDIDATES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {}, cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE duty_station = ?1
     UNION
-    SELECT pl.traveller_id FROM presence_legs pl
-     WHERE pl.area_code = ?1 AND pl.depart <= ?2
-       AND NOT EXISTS (
-           SELECT 1 FROM presence_legs p2
-            WHERE p2.traveller_id = pl.traveller_id AND p2.depart > pl.depart AND p2.depart <= ?2)
+    SELECT pl.traveller_id FROM stays k JOIN presence_legs pl
+        ON pl.area_code = ?1 AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?2
+     WHERE pl.until IS NULL OR pl.until > ?2
     UNION
     SELECT user_id FROM last_locations WHERE area_code = ?1 AND since <= ?2
-)";
+)",
+        stays_cte(3)
+    )
+});
 
-/// Each person's profile, agency, phone, and their latest live legs
-/// departed by ?2 (all that share its departure) and their first departing
-/// after it (likewise): two seeks each on `presence_legs`. Ties give one
-/// row per combination; [`assemble`] keeps each leg once. Followed by the
-/// people (`FROM … users u`) and then [`JOINS`].
-pub(crate) const COLUMNS: &str = "
+/// Each person's profile, agency and phone. Followed by the people
+/// (`FROM … users u`) and then [`JOINS`] or the stays.
+pub(crate) const PERSON: &str = "
 SELECT u.id, u.display_name, COALESCE(p.agency_id, u.agency_id) AS agency_id, ag.code AS agency_code,
        p.category, p.duty_station, p.updated_at AS profile_at,
-       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported,
-       lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart, lb.arrive AS b_arrive,
-       la.request_id AS a_request, la.seq AS a_seq, la.area_code AS a_area, la.depart AS a_depart, la.arrive AS a_arrive";
+       ll.area_code AS ll_area, ll.since AS ll_since, ll.reported_at AS ll_reported";
 
-pub(crate) const JOINS: &str = "
+pub(crate) const PERSON_JOINS: &str = "
   LEFT JOIN profiles p ON p.user_id = u.id
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
-  LEFT JOIN last_locations ll ON ll.user_id = u.id
+  LEFT JOIN last_locations ll ON ll.user_id = u.id";
+
+/// With [`PERSON`], their latest live legs departed by ?2 (all that share
+/// its departure, one row each) and when their stay ends: one seek on
+/// `presence_legs`. [`assemble`] keeps each leg once.
+pub(crate) const LEG_COLUMNS: &str = ",
+       lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart,
+       lb.arrive AS b_arrive, lb.until AS b_until";
+
+pub(crate) const LEG_JOINS: &str = "
   LEFT JOIN presence_legs lb ON lb.traveller_id = u.id AND lb.depart =
-       (SELECT max(depart) FROM presence_legs WHERE traveller_id = u.id AND depart <= ?2)
-  LEFT JOIN presence_legs la ON la.traveller_id = u.id AND la.depart =
-       (SELECT min(depart) FROM presence_legs WHERE traveller_id = u.id AND depart > ?2)";
+       (SELECT max(depart) FROM presence_legs WHERE traveller_id = u.id AND depart <= ?2)";
 
 /// The candidates of `cand` as people.
 pub(crate) const FROM_CANDIDATES: &str = " FROM cand c CROSS JOIN users u ON u.id = c.user_id";
@@ -72,19 +108,20 @@ impl SqliteStore {
     ) -> Result<Vec<PresenceCandidate>> {
         let at_s = crate::ts(&at);
         // One statement: one snapshot.
-        let rows = sqlx::query(&format!(
-            "{CANDIDATES}{COLUMNS}{FROM_CANDIDATES}{JOINS} ORDER BY u.display_name, u.id"
-        ))
-        .bind(code.as_str())
-        .bind(&at_s)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(be)?;
+        let sql = format!(
+            "{}{PERSON}{LEG_COLUMNS}{FROM_CANDIDATES}{PERSON_JOINS}{LEG_JOINS} ORDER BY u.display_name, u.id",
+            *CANDIDATES
+        );
+        let q = sqlx::query(&sql).bind(code.as_str()).bind(&at_s);
+        let rows = bind_stays(q, at)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(be)?;
         assemble(&rows)
     }
 }
 
-fn leg(r: &sqlx::sqlite::SqliteRow, side: &str) -> Result<Option<LegEvidence>> {
+pub(crate) fn leg(r: &sqlx::sqlite::SqliteRow, side: &str) -> Result<Option<LegEvidence>> {
     let Some(request) = r.get::<Option<String>, _>(format!("{side}_request").as_str()) else {
         return Ok(None);
     };
@@ -97,67 +134,81 @@ fn leg(r: &sqlx::sqlite::SqliteRow, side: &str) -> Result<Option<LegEvidence>> {
     }))
 }
 
-/// Candidates from the rows of COLUMNS (consecutive rows of one person, as
-/// ties on a departure give, are merged), in the order of the rows. Each
-/// person's legs are sorted by departure, arrival, sequence and request.
+/// A person of a row of [`PERSON`], without legs.
+pub(crate) fn person(r: &sqlx::sqlite::SqliteRow) -> Result<PresenceCandidate> {
+    let phone = match r.get::<Option<String>, _>("ll_since") {
+        Some(since) => Some(PhoneEvidence {
+            area: r
+                .get::<Option<String>, _>("ll_area")
+                .as_deref()
+                .map(area)
+                .transpose()?,
+            since: parse_ts(&since)?,
+            reported_at: parse_ts(r.get("ll_reported"))?,
+        }),
+        None => None,
+    };
+    Ok(PresenceCandidate {
+        user: uuid(r.get("id"))?,
+        name: r.get("display_name"),
+        agency: r
+            .get::<Option<String>, _>("agency_id")
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
+        agency_code: r.get("agency_code"),
+        category: r
+            .get::<Option<String>, _>("category")
+            .as_deref()
+            .map(PersonnelCategory::parse)
+            .transpose()
+            .map_err(bad)?,
+        evidence: Evidence {
+            duty_station: r
+                .get::<Option<String>, _>("duty_station")
+                .as_deref()
+                .map(area)
+                .transpose()?,
+            duty_station_at: r
+                .get::<Option<String>, _>("profile_at")
+                .as_deref()
+                .map(parse_ts)
+                .transpose()?,
+            legs: vec![],
+            next_departure: None,
+            phone,
+        },
+    })
+}
+
+/// Adds a latest departed leg and the end of its stay to a person's
+/// evidence (each leg once, in the rule's order).
+pub(crate) fn add_leg(c: &mut PresenceCandidate, leg: LegEvidence, until: Option<DateTime<Utc>>) {
+    if !c.evidence.legs.contains(&leg) {
+        c.evidence.legs.push(leg);
+        sort_legs(&mut c.evidence.legs);
+    }
+    c.evidence.next_departure = until;
+}
+
+/// Candidates from the rows of [`PERSON`] and [`LEG_COLUMNS`] (consecutive
+/// rows of one person, as ties on a departure give, are merged), in the
+/// order of the rows.
 pub(crate) fn assemble(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<PresenceCandidate>> {
     let mut out: Vec<PresenceCandidate> = Vec::with_capacity(rows.len());
     for r in rows {
         let user = uuid(r.get("id"))?;
-        let legs = [leg(r, "b")?, leg(r, "a")?];
-        if let Some(last) = out.last_mut().filter(|c| c.user == user) {
-            for l in legs.into_iter().flatten() {
-                if !last.evidence.legs.contains(&l) {
-                    last.evidence.legs.push(l);
-                }
-            }
-            sort_legs(&mut last.evidence.legs);
-            continue;
+        if out.last().is_none_or(|c| c.user != user) {
+            out.push(person(r)?);
         }
-        let phone = match r.get::<Option<String>, _>("ll_since") {
-            Some(since) => Some(PhoneEvidence {
-                area: r
-                    .get::<Option<String>, _>("ll_area")
-                    .as_deref()
-                    .map(area)
-                    .transpose()?,
-                since: parse_ts(&since)?,
-                reported_at: parse_ts(r.get("ll_reported"))?,
-            }),
-            None => None,
-        };
-        let mut legs: Vec<LegEvidence> = legs.into_iter().flatten().collect();
-        sort_legs(&mut legs);
-        out.push(PresenceCandidate {
-            user,
-            name: r.get("display_name"),
-            agency: r
-                .get::<Option<String>, _>("agency_id")
+        if let Some(l) = leg(r, "b")? {
+            let until = r
+                .get::<Option<String>, _>("b_until")
                 .as_deref()
-                .map(uuid)
-                .transpose()?,
-            agency_code: r.get("agency_code"),
-            category: r
-                .get::<Option<String>, _>("category")
-                .as_deref()
-                .map(PersonnelCategory::parse)
-                .transpose()
-                .map_err(bad)?,
-            evidence: Evidence {
-                duty_station: r
-                    .get::<Option<String>, _>("duty_station")
-                    .as_deref()
-                    .map(area)
-                    .transpose()?,
-                duty_station_at: r
-                    .get::<Option<String>, _>("profile_at")
-                    .as_deref()
-                    .map(parse_ts)
-                    .transpose()?,
-                legs,
-                phone,
-            },
-        });
+                .map(parse_ts)
+                .transpose()?;
+            add_leg(out.last_mut().expect("pushed above"), l, until);
+        }
     }
     Ok(out)
 }

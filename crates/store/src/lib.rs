@@ -443,10 +443,11 @@ pub trait Store: Send + Sync + 'static {
     /// departed at or before `at` enters it, and those whose phone was there
     /// at `at` (last location since `at` or earlier). Each comes with all
     /// their evidence: duty station and the profile's update, their latest
-    /// leg departed at or before `at` and their first departing after it
-    /// (cancelled and denied legs are no evidence), their last phone
-    /// location. Read in one snapshot, by a fixed number of statements
-    /// whatever the number of people (per-person index seeks for the legs);
+    /// legs departed at or before `at` (cancelled and denied legs are no
+    /// evidence) and when the next one departs (`next_departure`), their
+    /// last phone location. Read in one snapshot, by a fixed number of
+    /// statements whatever the number of people (the stays covering `at` by
+    /// ranges of an index, one seek per candidate for the latest leg);
     /// ordered by name.
     async fn presence_candidates(
         &self,
@@ -455,21 +456,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<PresenceCandidate>>;
 
     // ---- who is where: every area ----
-    /// Everyone whom some evidence may place anywhere at `at` (a profile, a
-    /// travel request or a phone location), each with the same evidence as
-    /// [`Store::presence_candidates`] gives (duty station and the profile's
-    /// update, latest live leg departed at or before `at` and first departing
-    /// after it, last phone location). With `country`, only people whom some
-    /// evidence ties to that country (stationed there, their latest departed
-    /// leg or their phone there). Read in one snapshot, by a fixed number of
-    /// statements (no query per area or per person); ordered by user id. Applying
-    /// `warden_domain::presence::whereabouts` and grouping by area gives every
-    /// area's headcount at once, equal to the per-area headcounts.
+    /// Everyone whom some evidence may place anywhere at `at` (a duty
+    /// station, a live leg departed by then, a phone location), each with
+    /// the same evidence as [`Store::presence_candidates`] gives. With
+    /// `country`, only people whom some evidence ties to that country
+    /// (stationed there, their latest departed leg or their phone there).
+    /// Read in one snapshot, by a fixed number of statements (no query per
+    /// area, and everywhere no seek per person: the people and the stays
+    /// covering `at` are each read in one pass); ordered by user id.
+    /// Applying `warden_domain::presence::whereabouts` and grouping by area
+    /// gives every area's headcount at once, equal to the per-area
+    /// headcounts.
     async fn presence_everyone(
         &self,
         at: DateTime<Utc>,
         country: Option<&CountryCode>,
     ) -> Result<Vec<PresenceCandidate>>;
+
+    /// Every area's headcount at `at` at once: per area and agency (the
+    /// profile's, else the user's), how many people
+    /// `warden_domain::presence::whereabouts` places there under `rules`
+    /// and how many of them are flagged; areas where nobody is placed are
+    /// absent. The same rule written as one aggregate query, so that the
+    /// people never leave the database (the conformance suite holds it to
+    /// the rule on [`Store::presence_everyone`]'s evidence). One statement,
+    /// one snapshot; ordered by area, then agency.
+    async fn presence_counts(
+        &self,
+        at: DateTime<Utc>,
+        rules: warden_domain::presence::PresenceRules,
+    ) -> Result<Vec<PresenceCount>>;
 
     // ---- roll calls ----
     /// Starts a roll call over the areas (at least one; each must exist,

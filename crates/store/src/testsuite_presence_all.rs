@@ -49,6 +49,35 @@ fn count(list: &[PresenceCandidate], at: DateTime<Utc>, only: Option<&AreaCode>)
     out
 }
 
+/// Per area and agency: (agency code, present, flagged).
+type ByAgency = BTreeMap<(AreaCode, Option<Uuid>), (Option<String>, i64, i64)>;
+
+/// Every area's counts from the store's aggregate agree with the rule
+/// applied to everyone's evidence, per area and agency, under `rules`.
+async fn counts_agree(s: &dyn Store, at: DateTime<Utc>, rules: PresenceRules, what: &str) {
+    let everyone = s.presence_everyone(at, None).await.unwrap();
+    let mut expected = ByAgency::new();
+    for c in &everyone {
+        let w = whereabouts(&c.evidence, at, rules);
+        let Some(area) = w.area.clone() else { continue };
+        let e = expected
+            .entry((area, c.agency))
+            .or_insert((c.agency_code.clone(), 0, 0));
+        e.1 += 1;
+        e.2 += i64::from(w.flagged());
+    }
+    let counts = s.presence_counts(at, rules).await.unwrap();
+    // Ordered by area, then agency.
+    assert!(counts
+        .windows(2)
+        .all(|w| (&w[0].area, w[0].agency) < (&w[1].area, w[1].agency)));
+    let got: ByAgency = counts
+        .into_iter()
+        .map(|c| ((c.area, c.agency), (c.agency_code, c.present, c.flagged)))
+        .collect();
+    assert_eq!(got, expected, "{what}: counts at {at}");
+}
+
 pub async fn every_area_at_once_agrees_with_each_area(s: &dyn Store) {
     // The population of the per-area test (Kabul and Herat, UNICEF)...
     candidates_come_with_their_evidence(s).await;
@@ -129,6 +158,7 @@ pub async fn every_area_at_once_agrees_with_each_area(s: &dyn Store) {
             summed.extend(count(&one, at, Some(a)));
         }
         assert_eq!(world, summed, "at hour {hour}");
+        counts_agree(s, at, PresenceRules::default(), "small").await;
         seen_present += world.values().map(|c| c.0).sum::<i64>();
         // One country: the same counts for its areas, none of others.
         let in_af = s.presence_everyone(at, Some(&af)).await.unwrap();
@@ -221,6 +251,7 @@ async fn full_evidence(s: &dyn Store, user: Uuid) -> warden_domain::presence::Ev
         duty_station: profile.as_ref().and_then(|p| p.duty_station.clone()),
         duty_station_at: profile.as_ref().map(|p| p.updated_at),
         legs,
+        next_departure: None,
         phone: s.last_location(user).await.unwrap().map(|l| PhoneEvidence {
             area: l.area,
             since: l.since,
@@ -327,7 +358,9 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
         for _ in 0..=rng.below(3) {
             let took = [0, 3, 6, 30][rng.below(4) as usize];
             legs.push(leg(&areas[rng.below(3) as usize], t, t + took));
-            t += took + [0, 6, 24, 96][rng.below(4) as usize];
+            // Gaps from none to a month, so that stays of many lengths
+            // (many stay classes) cover the moments.
+            t += took + [0, 6, 24, 96, 720][rng.below(5) as usize];
         }
         legs
     };
@@ -469,7 +502,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
     let af = CountryCode::parse("AF").unwrap();
     let (mut placed, mut travel, mut phone, mut flagged) = (0, 0, 0, 0);
     for hour in [
-        -1, 0, 3, 6, 30, 60, 61, 90, 120, 150, 200, 240, 300, 400, 700,
+        -1, 0, 3, 6, 30, 60, 61, 90, 120, 150, 200, 240, 300, 400, 700, 1000, 2000,
     ] {
         let at = h(hour);
         let expected: BTreeMap<Uuid, Whereabouts> = evidence
@@ -526,6 +559,14 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
                 );
             }
         }
+        // Every area's counts in one aggregate: the same, under the default
+        // thresholds and under tight ones (more flagged).
+        counts_agree(s, at, rules, "random").await;
+        let tight = PresenceRules {
+            fresh_hours: 2,
+            overdue_days: 1,
+        };
+        counts_agree(s, at, tight, "random, tight thresholds").await;
         // One country: everyone the rule places there, decided alike.
         let in_af = s.presence_everyone(at, Some(&af)).await.unwrap();
         for c in &in_af {

@@ -4,7 +4,8 @@
 //! fresh phone locations), bulk-loaded with direct SQL into a fresh database;
 //! then the headcount of one area at a moment through the API (p50, p99 over
 //! many areas and moments), the same question asked of the store directly
-//! (its two SQL queries in one snapshot), and every area at once.
+//! (its SQL query), and every area at once (through the API, and the
+//! store's aggregate alone).
 
 use crate::bench::{ms, percentile, start, token_for};
 use crate::bench_db::{fresh, Raw};
@@ -68,6 +69,8 @@ struct Measured {
     area_api: Vec<Duration>,
     area_store: Vec<Duration>,
     world: Vec<Duration>,
+    world_store: Vec<Duration>,
+    world_bytes: usize,
     world_areas: usize,
     world_present: i64,
 }
@@ -89,8 +92,8 @@ pub async fn headcount(
         "{people} personnel of {agencies} agencies stationed over the real areas (weighted {FIELD_WEIGHT}:1 toward {} field countries), {legs} travel legs over a year (out and back), {phones} fresh phone locations; {samples} headcounts of areas with people at moments over the year.\n",
         FIELD.len()
     );
-    println!("| backend | load | one area, API p50 | p99 | one area, store (SQL) p50 | p99 | API / store (p50) | every area, API p50 | max | areas | present |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| backend | load | one area, API p50 | p99 | one area, store (SQL) p50 | p99 | API / store (p50) | every area, API p50 | max | every area, store p50 | answer | areas | present |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &runs {
         let mut api = r.area_api.clone();
         api.sort();
@@ -98,10 +101,12 @@ pub async fn headcount(
         st.sort();
         let mut w = r.world.clone();
         w.sort();
+        let mut ws = r.world_store.clone();
+        ws.sort();
         let ratio =
             percentile(&api, 0.5).as_secs_f64() / percentile(&st, 0.5).as_secs_f64().max(1e-9);
         println!(
-            "| {} | {:.0} s | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
+            "| {} | {:.0} s | {} | {} | {} | {} | {:.2} | {} | {} | {} | {:.1} MB | {} | {} |",
             r.label,
             r.load.as_secs_f64(),
             ms(percentile(&api, 0.5)),
@@ -111,6 +116,8 @@ pub async fn headcount(
             ratio,
             ms(percentile(&w, 0.5)),
             ms(*w.last().unwrap_or(&Duration::ZERO)),
+            ms(percentile(&ws, 0.5)),
+            r.world_bytes as f64 / 1e6,
             r.world_areas,
             r.world_present
         );
@@ -354,6 +361,8 @@ async fn measure(
     }
     // Every area at once, at a few moments.
     let mut world = vec![];
+    let mut world_store = vec![];
+    let mut world_bytes = 0;
     let (mut world_areas, mut world_present) = (0, 0);
     for k in 0..5i64 {
         let at = now - chrono::Duration::days(60 * k);
@@ -365,8 +374,15 @@ async fn measure(
         let t = Instant::now();
         let r = client.get(&url).bearer_auth(&token).send().await?;
         anyhow::ensure!(r.status().is_success(), "{url}: {}", r.status());
-        let v: serde_json::Value = r.json().await?;
+        let body = r.bytes().await?;
         world.push(t.elapsed());
+        let t = Instant::now();
+        store
+            .presence_counts(at, warden_domain::presence::PresenceRules::default())
+            .await?;
+        world_store.push(t.elapsed());
+        world_bytes = body.len();
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
         if k == 0 {
             world_areas = v["areas"].as_array().map_or(0, |a| a.len());
             world_present = v["present"].as_i64().unwrap_or(0);
@@ -396,6 +412,8 @@ async fn measure(
         area_api,
         area_store,
         world,
+        world_store,
+        world_bytes,
         world_areas,
         world_present,
     })

@@ -154,8 +154,9 @@ pub struct WorldHeadcount {
 
 /// Headcount of every area at once (the world presence map): how many people
 /// each area holds at the moment, by agency, and how many of them are
-/// flagged, computed from everyone's evidence in one pass (the same rules,
-/// and the same totals, as each area's own headcount). Counts only, and only
+/// flagged: everywhere by the store's aggregate of the presence rule, in
+/// one country from its people's evidence (the same rules, and the same
+/// totals, as each area's own headcount). Counts only, and only
 /// of the areas the caller's security roles cover; per-agency counts only of
 /// the caller's agency where their grants are limited to it.
 #[utoipa::path(get, path = "/api/v1/headcount", tag = "presence", security(("bearer" = [])),
@@ -187,28 +188,41 @@ pub async fn world_headcount(
             None => "your roles give no access to headcounts".to_string(),
         }));
     }
-    let everyone = state.store.presence_everyone(at, country.as_ref()).await?;
     let rules = rules(&state);
     let mut areas: BTreeMap<AreaCode, AreaTally> = BTreeMap::new();
-    for c in everyone {
-        let w = whereabouts(&c.evidence, at, rules);
-        let Some(area) = w.area.clone() else {
-            continue;
+    let mut tally =
+        |area: AreaCode, agency: Option<Uuid>, code: &Option<String>, n: i64, f: i64| {
+            let e = areas.entry(area).or_default();
+            e.0 += n;
+            e.1 += f;
+            let a = e.2.entry(agency).or_insert_with(|| AgencyPresent {
+                agency,
+                agency_code: code.clone(),
+                present: 0,
+                flagged: 0,
+            });
+            a.present += n;
+            a.flagged += f;
         };
-        if country.as_ref().is_some_and(|k| area.country() != *k) {
-            continue;
+    if let Some(country) = &country {
+        // One country: its people's evidence (found by its areas' indexes),
+        // decided here.
+        for c in state.store.presence_everyone(at, Some(country)).await? {
+            let w = whereabouts(&c.evidence, at, rules);
+            let Some(area) = w.area.clone() else {
+                continue;
+            };
+            if area.country() != *country {
+                continue;
+            }
+            tally(area, c.agency, &c.agency_code, 1, i64::from(w.flagged()));
         }
-        let e = areas.entry(area).or_default();
-        e.0 += 1;
-        e.1 += i64::from(w.flagged());
-        let a = e.2.entry(c.agency).or_insert_with(|| AgencyPresent {
-            agency: c.agency,
-            agency_code: c.agency_code.clone(),
-            present: 0,
-            flagged: 0,
-        });
-        a.present += 1;
-        a.flagged += i64::from(w.flagged());
+    } else {
+        // Everywhere: the same rule as one aggregate in the store (the
+        // people never leave the database).
+        for c in state.store.presence_counts(at, rules).await? {
+            tally(c.area, c.agency, &c.agency_code, c.present, c.flagged);
+        }
     }
     let mut out = WorldHeadcount {
         at,
