@@ -49,11 +49,36 @@ CREATE INDEX presence_legs_stay ON presence_legs(stay_class, depart)
     INCLUDE (until, traveller_id, area_code, arrive, seq, request_id);
 
 -- Kept once per statement from the rows it added or removed (the triggers
--- of 0007 write presence_legs from legs and travel_requests): every stay of
--- the travellers concerned is recomputed from the table. Their user rows
--- are locked first, so that two transactions changing one traveller's legs
--- take turns and the second recomputes from what the first committed (each
--- statement of the function reads a fresh snapshot).
+-- of 0007 write presence_legs from legs and travel_requests): the stays
+-- that can have changed are those at each departure added or removed and
+-- the traveller's latest before it; each is recomputed from the table
+-- (never shifted), so any mix of rows in one statement leaves every stay
+-- right. The travellers' user rows are locked first, so that two
+-- transactions changing one traveller's legs take turns and the second
+-- recomputes from what the first committed (each statement of the
+-- function reads a fresh snapshot).
+CREATE FUNCTION presence_stays_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM users WHERE id IN (SELECT traveller_id FROM presence_stays_rows)
+     ORDER BY id FOR NO KEY UPDATE;
+    UPDATE presence_legs p SET until = n.next
+      FROM (SELECT a.traveller_id, a.depart,
+                   (SELECT min(q.depart) FROM presence_legs q
+                     WHERE q.traveller_id = a.traveller_id AND q.depart > a.depart) AS next
+              FROM (SELECT DISTINCT c.traveller_id, d.depart
+                      FROM (SELECT DISTINCT traveller_id, depart FROM presence_stays_rows) c
+                     CROSS JOIN LATERAL (VALUES (c.depart),
+                           ((SELECT max(b.depart) FROM presence_legs b
+                              WHERE b.traveller_id = c.traveller_id AND b.depart < c.depart))) d(depart)
+                     WHERE d.depart IS NOT NULL) a) n
+     WHERE p.traveller_id = n.traveller_id AND p.depart = n.depart
+       AND p.until IS DISTINCT FROM n.next;
+    RETURN NULL;
+END
+$$;
+
+-- All the stays of some travellers (a request handed to another traveller
+-- moves its legs between two), under the same lock.
 CREATE FUNCTION presence_stays_refresh(travellers uuid[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM users WHERE id = ANY(travellers) ORDER BY id FOR NO KEY UPDATE;
@@ -64,13 +89,6 @@ BEGIN
                      WHERE traveller_id = ANY(travellers)) d) n
      WHERE p.traveller_id = n.traveller_id AND p.depart = n.depart
        AND p.until IS DISTINCT FROM n.next;
-END
-$$;
-
-CREATE FUNCTION presence_stays_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM presence_stays_refresh(ARRAY(SELECT DISTINCT traveller_id FROM presence_stays_rows));
-    RETURN NULL;
 END
 $$;
 

@@ -43,22 +43,53 @@ CREATE INDEX presence_legs_area ON presence_legs(area_code, stay_class, depart, 
 -- Every area at a moment: likewise over all areas.
 CREATE INDEX presence_legs_stay ON presence_legs(stay_class, depart, until, area_code);
 
--- Kept by triggers on presence_legs itself (which the triggers of 0007
--- keep from legs and travel_requests): a traveller's stays change only
--- around the departure of a leg added, removed or handed to another
--- traveller. The stays ending at a departure are recomputed from the
+-- A leg written from legs (the triggers of 0007, re-created here) comes
+-- with its stay's end: the departure of the traveller's first live leg
+-- after it.
+DROP TRIGGER presence_legs_insert;
+CREATE TRIGGER presence_legs_insert AFTER INSERT ON legs
+WHEN NEW.status NOT IN ('cancelled', 'denied')
+BEGIN
+    INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+    SELECT traveller_id, NEW.depart, NEW.arrive, NEW.seq, NEW.request_id, NEW.area_code,
+           (SELECT min(p.depart) FROM presence_legs p
+             WHERE p.traveller_id = tr.traveller_id AND p.depart > NEW.depart)
+      FROM travel_requests tr WHERE id = NEW.request_id;
+END;
+
+DROP TRIGGER presence_legs_update;
+CREATE TRIGGER presence_legs_update AFTER UPDATE OF request_id, seq, area_code, depart, arrive, status ON legs
+WHEN OLD.request_id IS NOT NEW.request_id OR OLD.seq IS NOT NEW.seq
+  OR OLD.area_code IS NOT NEW.area_code OR OLD.depart IS NOT NEW.depart OR OLD.arrive IS NOT NEW.arrive
+  OR (OLD.status IN ('cancelled', 'denied')) IS NOT (NEW.status IN ('cancelled', 'denied'))
+BEGIN
+    DELETE FROM presence_legs WHERE request_id = OLD.request_id AND seq = OLD.seq;
+    INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+    SELECT traveller_id, NEW.depart, NEW.arrive, NEW.seq, NEW.request_id, NEW.area_code,
+           (SELECT min(p.depart) FROM presence_legs p
+             WHERE p.traveller_id = tr.traveller_id AND p.depart > NEW.depart)
+      FROM travel_requests tr WHERE id = NEW.request_id AND NEW.status NOT IN ('cancelled', 'denied');
+END;
+
+-- The other stays are kept by triggers on presence_legs itself: a
+-- traveller's stays change only around the departure of a leg added,
+-- removed or handed to another traveller. Stays are recomputed from the
 -- table, never shifted, so that rows changed one by one in one statement
--- leave every stay right.
+-- leave every stay right; a stay already ending at the new departure (a
+-- leg departing with it was there) is left alone.
 CREATE TRIGGER presence_stays_insert AFTER INSERT ON presence_legs
 BEGIN
     UPDATE presence_legs SET until = (
         SELECT min(depart) FROM presence_legs
          WHERE traveller_id = NEW.traveller_id AND depart > NEW.depart)
-     WHERE traveller_id = NEW.traveller_id AND depart = NEW.depart;
+     WHERE traveller_id = NEW.traveller_id AND depart = NEW.depart
+       AND until IS NOT (SELECT min(depart) FROM presence_legs
+                          WHERE traveller_id = NEW.traveller_id AND depart > NEW.depart);
     UPDATE presence_legs SET until = NEW.depart
      WHERE traveller_id = NEW.traveller_id AND depart = (
         SELECT max(depart) FROM presence_legs
-         WHERE traveller_id = NEW.traveller_id AND depart < NEW.depart);
+         WHERE traveller_id = NEW.traveller_id AND depart < NEW.depart)
+       AND until IS NOT NEW.depart;
 END;
 
 CREATE TRIGGER presence_stays_delete AFTER DELETE ON presence_legs

@@ -377,9 +377,19 @@ impl SqliteStore {
             .map(|n| n.get() as u32 * 2)
             .unwrap_or(4)
             .max(2);
+        // Readers map the database file into memory (up to SQLite's limit of
+        // about 2 GB) instead of copying each page with a system call, and
+        // may sort with helper threads: a query that walks the whole
+        // population (every area's headcount, grouped by area and agency)
+        // spends much of its time in both otherwise.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
-            .connect_with(base.read_only(true))
+            .connect_with(
+                base.read_only(true)
+                    .pragma("mmap_size", "2147418112")
+                    .pragma("threads", threads.to_string()),
+            )
             .await
             .map_err(be)?;
         let group = group::GroupCommit::start(writer.clone());

@@ -58,7 +58,7 @@ static IN_COUNTRY: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Every area's headcount at ?1, per agency: `whereabouts` as one aggregate
-/// over the users (in id order, one pass), each with their profile, phone
+/// over the users (in table order, one pass), each with their profile, phone
 /// and latest live leg departed by then (one seek down the table's key in
 /// the rule's order: departure, arrival, sequence, request, the greatest
 /// first). `why`: 1 the phone (there by then and reported after the travel

@@ -231,6 +231,12 @@ async fn measure(
         l
     );
 
+    // Multipliers that spread consecutive numbers over every pick: each
+    // coprime to the number of picks (a common factor would send every
+    // trip to a few areas only).
+    let m_home = coprime(2_654_435_761, l);
+    let m_trip = coprime(40_503, l);
+    let m_phone = coprime(31, l);
     let now = warden_store::now_micros();
     let year_ago = now - chrono::Duration::days(300);
     let agency_id = if raw.is_pg() { "a.id::uuid" } else { "a.id" };
@@ -253,7 +259,7 @@ async fn measure(
                             WHEN 3 THEN 'contractor' ELSE 'national_staff' END, \
                 p.code, 'bench', {} \
          FROM {from} JOIN bench_agencies a ON a.n = i % {agencies} \
-         JOIN bench_pick p ON p.n = (i * 2654435761) % {l}",
+         JOIN bench_pick p ON p.n = (i * {m_home}) % {l}",
         person("i"),
         raw.time(year_ago, "0")
     ))
@@ -281,7 +287,7 @@ async fn measure(
     raw.exec(&format!(
         "{with}INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, kind, status) \
          SELECT {}, 1, 'home', p.code, p.code, {}, {}, 'notification', 'acknowledged' \
-         FROM {from} JOIN bench_pick p ON p.n = (i * 40503 + 17) % {l}",
+         FROM {from} JOIN bench_pick p ON p.n = (i * {m_trip} + 17) % {l}",
         trip("i"),
         raw.time(year_ago, &depart),
         raw.time(year_ago, &format!("{depart} + 10800")),
@@ -319,7 +325,7 @@ async fn measure(
          SELECT {user}, {device}, \
                 CASE WHEN i % 5 = 0 THEN p.code ELSE (SELECT duty_station FROM profiles WHERE user_id = {user}) END, \
                 {}, {} \
-         FROM {from} JOIN bench_pick p ON p.n = (i * 31 + 5) % {l} \
+         FROM {from} JOIN bench_pick p ON p.n = (i * {m_phone} + 5) % {l} \
          ON CONFLICT (user_id) DO NOTHING",
         raw.time(now - chrono::Duration::hours(72), "((i * 7) % 71) * 3600"),
         raw.time(now - chrono::Duration::hours(72), "((i * 7) % 71) * 3600 + (i % 3) * 1800"),
@@ -341,6 +347,7 @@ async fn measure(
     let client = reqwest::Client::new();
     let mut area_api = vec![];
     let mut area_store = vec![];
+    let mut slowest = vec![];
     for k in 0..samples as u64 {
         let code = &shuffled[((k * 7_777_777 + 3) % l) as usize];
         let at = year_ago + chrono::Duration::seconds(((k * 104_729) % span) as i64);
@@ -356,8 +363,22 @@ async fn measure(
         area_api.push(t.elapsed());
         let area = AreaCode::parse(code)?;
         let t = Instant::now();
-        store.presence_candidates(&area, at).await?;
+        let found = store.presence_candidates(&area, at).await?;
         area_store.push(t.elapsed());
+        slowest.push((
+            *area_api.last().unwrap_or(&Duration::ZERO),
+            code,
+            at,
+            found.len(),
+        ));
+    }
+    // The slowest samples, to see what the tail is made of.
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    for (d, code, at, n) in slowest.iter().take(8) {
+        eprintln!(
+            "slow: {code} at {at}: {} through the API, {n} candidates",
+            ms(*d)
+        );
     }
     // Every area at once, at a few moments.
     let mut world = vec![];
@@ -417,4 +438,38 @@ async fn measure(
         world_areas,
         world_present,
     })
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The first odd number from `m` on that has no factor in common with `n`.
+fn coprime(m: u64, n: u64) -> u64 {
+    let mut m = m | 1;
+    while gcd(m, n) != 1 {
+        m += 2;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipliers_reach_every_pick() {
+        // 9,392 picks = 16 × 587 share the factor 587 with 40,503: every trip
+        // would go to 16 areas.
+        let m = coprime(40_503, 9_392);
+        assert_eq!(gcd(m, 9_392), 1);
+        let reached: std::collections::BTreeSet<u64> =
+            (0..9_392u64).map(|i| (i * m + 17) % 9_392).collect();
+        assert_eq!(reached.len(), 9_392);
+        assert_eq!(coprime(31, 9_392), 31);
+    }
 }
