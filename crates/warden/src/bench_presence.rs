@@ -373,7 +373,7 @@ async fn measure(
         ));
     }
     // The slowest samples, to see what the tail is made of.
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (d, code, at, n) in slowest.iter().take(8) {
         eprintln!(
             "slow: {code} at {at}: {} through the API, {n} candidates",
