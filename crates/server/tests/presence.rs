@@ -150,13 +150,6 @@ fn headcount_path(code: &str) -> String {
     format!("/api/v1/areas/{code}/headcount?at=2026-10-15T12:00:00Z")
 }
 
-async fn accept_undertaking(app: &TestApp, t: &str) {
-    let v = app.get_as("/api/v1/undertaking", t).await.ok(200);
-    app.post_as("/api/v1/undertaking", t, &json!({"version": v["version"]}))
-        .await
-        .ok(200);
-}
-
 fn person<'a>(v: &'a Value, name: &str) -> &'a Value {
     v["people"]
         .as_array()
@@ -179,7 +172,7 @@ async fn headcount(backend: Backend) {
         .unwrap()
         .contains("undertaking"));
     assert_eq!(v["total"], json!(7), "{v}");
-    accept_undertaking(&app, &sa).await;
+    app.accept_undertaking(&sa).await;
 
     let v = app.get_as(&headcount_path("AF-KAB"), &sa).await.ok(200);
     assert_eq!(v["area"], json!("AF-KAB"));
@@ -408,7 +401,7 @@ async fn matrix(backend: Backend) {
     let mut shown = 0;
     for (who, sees) in &cases {
         let t = app.token(who).await;
-        accept_undertaking(&app, &t).await;
+        app.accept_undertaking(&t).await;
         let r = app.get_as(&headcount_path("AF-KAB"), &t).await;
         match sees {
             Sees::People(names) => {
@@ -631,7 +624,7 @@ async fn world_zone_and_csv(backend: Backend) {
     let csv = format!("/api/v1/areas/AF-KAB/headcount.csv?{q}");
     let r = app.get_as(&csv, &sa).await;
     r.problem(403, None);
-    accept_undertaking(&app, &sa).await;
+    app.accept_undertaking(&sa).await;
     let r = app.get_as(&csv, &sa).await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.text);
     assert!(r.content_type().starts_with("text/csv"), "{r:?}");

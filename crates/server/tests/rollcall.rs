@@ -277,8 +277,22 @@ async fn roll_call(backend: Backend) {
         .await
         .unwrap();
 
-    // The board: totals, per agency, the people to chase (audited).
+    // The board before the DO's undertaking on location data: counts, and
+    // why the names are withheld; nothing audited.
     let before = views(&app).await;
+    let b = app
+        .get_as(&format!("/api/v1/roll-calls/{id}"), &do_af)
+        .await
+        .ok(200);
+    assert_eq!(b["totals"]["needs_help"], 1);
+    assert!(b.get("to_chase").is_none(), "{b}");
+    assert!(b["people_withheld"]
+        .as_str()
+        .unwrap()
+        .contains("undertaking"));
+    assert_eq!(views(&app).await, before);
+    // After it: totals, per agency, the people to chase (audited).
+    app.accept_undertaking(&do_af).await;
     let b = app
         .get_as(&format!("/api/v1/roll-calls/{id}"), &do_af)
         .await

@@ -467,8 +467,27 @@ async fn roll_call_started_answered_and_closed_through_the_forms() {
         r.text.contains("<noscript><meta http-equiv=\"refresh\""),
         "refreshes without JavaScript"
     );
-    assert!(r.text.contains("Test traveller"), "to chase");
+    // No names before the DO's undertaking on location data: the way to it,
+    // back to this board; nothing audited.
+    assert!(!r.text.contains("Test traveller"), "no names yet");
+    assert!(r
+        .text
+        .contains(&format!("href=\"/undertaking?next=/roll-calls/{id}\"")));
     assert!(r.text.contains("id=\"close-roll-call\""));
+    assert_eq!(audits(&app, "rollcall.view").await, views);
+    let r = app
+        .form_as(
+            "/undertaking",
+            &u.do_af,
+            &[
+                ("version", warden_domain::eta::UNDERTAKING_VERSION),
+                ("next", &format!("/roll-calls/{id}")),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/roll-calls/{id}"));
+    let r = board(&app, &id, &u.do_af).await;
+    assert!(r.text.contains("Test traveller"), "to chase");
     assert_eq!(audits(&app, "rollcall.view").await, views + 1);
     // Counts only for the SMT member; none for Mali's DO; 404 for no such.
     let r = board(&app, &id, &u.smt_af).await;

@@ -176,21 +176,11 @@ pub async fn headcount(
 
     // Whether the caller's roles could show people, and whether the
     // undertaking lets them.
-    let mut withheld = None;
-    let shows_people = may_view_some_positions(grants, &area.code, &area.country)
-        && {
-            let accepted = state
-                .store
-                .undertaking(who.user.id)
-                .await?
-                .is_some_and(|u| u.version == UNDERTAKING_VERSION);
-            if !accepted {
-                withheld = Some(format!(
-                "accept the undertaking on the use of location data first (GET /api/v1/undertaking, then POST it with version {UNDERTAKING_VERSION})"
-            ));
-            }
-            accepted
-        };
+    let (shows_people, withheld) = if may_view_some_positions(grants, &area.code, &area.country) {
+        people_allowed(&state, who.user.id).await?
+    } else {
+        (false, None)
+    };
 
     let mut out = Headcount {
         area: area.code.to_string(),
@@ -295,4 +285,25 @@ pub async fn headcount(
         out.people = Some(people);
     }
     Ok(Json(out))
+}
+
+/// For a caller whose roles could show people: whether their undertaking on
+/// the use of location data lets them see names now, and if not, what to
+/// do first (shown instead of the people).
+pub(crate) async fn people_allowed(
+    state: &AppState,
+    user: Uuid,
+) -> ApiResult<(bool, Option<String>)> {
+    let accepted = state
+        .store
+        .undertaking(user)
+        .await?
+        .is_some_and(|u| u.version == UNDERTAKING_VERSION);
+    Ok(if accepted {
+        (true, None)
+    } else {
+        (false, Some(format!(
+            "accept the undertaking on the use of location data first (GET /api/v1/undertaking, then POST it with version {UNDERTAKING_VERSION})"
+        )))
+    })
 }

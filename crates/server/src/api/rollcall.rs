@@ -126,6 +126,10 @@ pub struct Board {
     /// for their agency's people); absent for counts-only callers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_chase: Option<Vec<ChasePerson>>,
+    /// Why `to_chase` is absent for a caller whose roles could show it: the
+    /// undertaking on the use of location data is to be accepted first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people_withheld: Option<String>,
     /// Partner systems' figures per agency, next to our own tallies: for
     /// each of the roll call's areas the latest figure each agency's partner
     /// reported since the roll call started (until it closed).
@@ -246,8 +250,9 @@ pub async fn start(
 }
 
 /// The board: totals and per agency accounted / needs help / no answer; the
-/// people to chase for callers allowed to see names (each such view is
-/// written to the audit log, `rollcall.view`). For the areas' security roles.
+/// people to chase for callers allowed to see names, after their
+/// undertaking on the use of location data (each such view is written to
+/// the audit log, `rollcall.view`). For the areas' security roles.
 #[utoipa::path(get, path = "/api/v1/roll-calls/{id}", tag = "rollcall", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Roll call id")),
     responses((status = 200, body = Board),
@@ -266,9 +271,16 @@ pub async fn board(
             "your roles give no access to this roll call",
         ));
     }
-    let shows_people = areas
+    // Names only for roles that may see some of these people, and only
+    // after their undertaking on the use of location data.
+    let (shows_people, people_withheld) = if areas
         .iter()
-        .any(|(a, c)| warden_domain::eta::may_view_some_positions(grants, a, c));
+        .any(|(a, c)| warden_domain::eta::may_view_some_positions(grants, a, c))
+    {
+        crate::api::presence::people_allowed(&state, who.user.id).await?
+    } else {
+        (false, None)
+    };
     let mut agencies: BTreeMap<Option<Uuid>, AgencyTally> = BTreeMap::new();
     let mut chase = vec![];
     for p in &b.people {
@@ -336,6 +348,7 @@ pub async fn board(
         totals,
         by_agency: agencies.into_values().collect(),
         to_chase,
+        people_withheld,
         partners,
     }))
 }

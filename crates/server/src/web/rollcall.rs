@@ -254,6 +254,9 @@ struct BoardPage {
     agencies: Vec<AgencyRow>,
     /// None: counts only.
     chase: Option<Vec<ChaseRow>>,
+    /// No names yet: the caller's roles would show them after the
+    /// undertaking on the use of location data.
+    needs_undertaking: bool,
     partners: Vec<PartnerRow>,
     can_close: bool,
 }
@@ -377,6 +380,7 @@ pub async fn board(
             accounted_pct: percent(bd.totals.accounted, total),
             needs_help_pct: percent(bd.totals.needs_help, total),
             agencies,
+            needs_undertaking: chase.is_none() && bd.people_withheld.is_some(),
             chase,
             partners: partner_rows(&t, &as_value),
             can_close: open && may_run_roll_call(&who.user.grants, &pairs),

@@ -484,6 +484,19 @@ impl TestApp {
     }
 
     /// Number of audit entries, read as the administrator through the API.
+    /// Accepts the current undertaking on the use of location data as the
+    /// holder of `token`.
+    pub async fn accept_undertaking(&self, token: &str) {
+        let v = self.get_as("/api/v1/undertaking", token).await.ok(200);
+        self.post_as(
+            "/api/v1/undertaking",
+            token,
+            &serde_json::json!({"version": v["version"]}),
+        )
+        .await
+        .ok(200);
+    }
+
     pub async fn audit_count(&self) -> i64 {
         let t = self.token(&self.users.admin.clone()).await;
         let v = self.get_as("/api/v1/audit?limit=1", &t).await.ok(200);
