@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{spawn_app_on, Backend, TestApp, TestUser};
+use common::{spawn_app_on, station_people, Backend, TestApp, TestUser};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use warden_domain::eta::LocationReport;
@@ -112,31 +112,7 @@ async fn populate(app: &TestApp) -> Population {
         ("S", undp, NationalStaff, "AF-KAB"),
         ("U", wfp, NationalStaff, "AF-KAB"),
     ];
-    let rows: Vec<ProfileInput> = people
-        .iter()
-        .map(|(id, agency, category, station)| ProfileInput {
-            agency: *agency,
-            personnel_id: id.to_string(),
-            display_name: format!("Person {id}"),
-            email: String::new(),
-            category: *category,
-            nationality: None,
-            phone: String::new(),
-            duty_station: Some(area(station)),
-            emergency_contacts: vec![],
-            certificates: vec![],
-        })
-        .collect();
-    s.import_profiles(&rows, &ctx()).await.unwrap();
-    let mut ids = s
-        .profile_users(undp, &["R1", "D", "L", "P", "S"].map(String::from))
-        .await
-        .unwrap();
-    ids.extend(
-        s.profile_users(wfp, &["R2", "T", "O", "U"].map(String::from))
-            .await
-            .unwrap(),
-    );
+    let ids = station_people(s, &people).await;
     trip(s, ids["T"], &[("AF-KAB", -12, -10), ("AF-HER", 24, 26)]).await;
     trip(s, ids["L"], &[("AF-HER", -26, -24)]).await;
     phone(s, ids["P"], Some("AF-KAB"), &[-5, -1]).await;

@@ -9,13 +9,13 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{spawn_app, Resp, TestApp, TestUser};
+use common::{spawn_app, station_people, Resp, TestApp, TestUser};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use warden_domain::eta::LocationReport;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::{AreaCode, Role};
-use warden_store::{AuditContext, LocationBatch, NewDevice, ProfileInput, ResolvedReport, Store};
+use warden_store::{AuditContext, LocationBatch, NewDevice, ResolvedReport, Store};
 
 fn area(code: &str) -> AreaCode {
     AreaCode::parse(code).unwrap()
@@ -95,31 +95,7 @@ async fn populate(app: &TestApp) -> Uuid {
         ("S", undp, Dependant, "AF-KAB"),
         ("U", wfp, NationalStaff, "AF-KAB"),
     ];
-    let rows: Vec<ProfileInput> = people
-        .iter()
-        .map(|(id, agency, category, station)| ProfileInput {
-            agency: *agency,
-            personnel_id: id.to_string(),
-            display_name: format!("Person {id}"),
-            email: String::new(),
-            category: *category,
-            nationality: None,
-            phone: String::new(),
-            duty_station: Some(area(station)),
-            emergency_contacts: vec![],
-            certificates: vec![],
-        })
-        .collect();
-    s.import_profiles(&rows, &ctx()).await.unwrap();
-    let mut ids = s
-        .profile_users(undp, &["R1", "S"].map(String::from))
-        .await
-        .unwrap();
-    ids.extend(
-        s.profile_users(wfp, &["R2", "T", "O", "U"].map(String::from))
-            .await
-            .unwrap(),
-    );
+    let ids = station_people(s, &people).await;
     trip(s, ids["T"], &[("AF-KAB", -12, -10), ("AF-HER", 24, 26)]).await;
     trip(s, ids["O"], &[("AF-KAB", -30 * 24 - 2, -30 * 24)]).await;
     phone(s, ids["S"], Some("AF-KAB"), 48).await;

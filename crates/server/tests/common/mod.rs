@@ -672,3 +672,41 @@ pub async fn record_trip(
         .await
         .unwrap();
 }
+
+/// Imports personnel (personnel id, agency, category, duty station) as
+/// profiles named "Person {id}" and gives each one's user id by personnel id.
+pub async fn station_people(
+    store: &dyn Store,
+    people: &[(&str, Uuid, warden_domain::people::PersonnelCategory, &str)],
+) -> HashMap<String, Uuid> {
+    let rows: Vec<warden_store::ProfileInput> = people
+        .iter()
+        .map(
+            |(id, agency, category, station)| warden_store::ProfileInput {
+                agency: *agency,
+                personnel_id: id.to_string(),
+                display_name: format!("Person {id}"),
+                email: String::new(),
+                category: *category,
+                nationality: None,
+                phone: String::new(),
+                duty_station: Some(AreaCode::parse(station).unwrap()),
+                emergency_contacts: vec![],
+                certificates: vec![],
+            },
+        )
+        .collect();
+    let ctx = AuditContext::system("test setup");
+    store.import_profiles(&rows, &ctx).await.unwrap();
+    let mut ids = HashMap::new();
+    let agencies: std::collections::BTreeSet<Uuid> = people.iter().map(|p| p.1).collect();
+    for agency in agencies {
+        let of: Vec<String> = people
+            .iter()
+            .filter(|p| p.1 == agency)
+            .map(|p| p.0.to_string())
+            .collect();
+        ids.extend(store.profile_users(agency, &of).await.unwrap());
+    }
+    ids
+}
