@@ -26,7 +26,7 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PASSWORD, startWarden } from './harness.mjs';
+import { PASSWORD, overflow, startWarden } from './harness.mjs';
 
 let h; // the service and the browser (harness.mjs)
 let base; // http://127.0.0.1:PORT
@@ -43,42 +43,6 @@ const PHONE = {
   geolocation: HERAT,
   permissions: ['geolocation'],
 };
-
-/** Password step (and the TOTP step when the role needs it); ends on the dashboard. */
-async function login(page, user, { totp = false } = {}) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', user);
-  await page.fill('#password', PASSWORD);
-  const next = totp ? (u) => u.pathname === '/login/totp' : (u) => u.pathname === '/';
-  await Promise.all([page.waitForURL(next), page.click('form[action="/login"] button[type=submit]')]);
-  if (totp) {
-    await page.fill('#code', await totpCode(user));
-    await Promise.all([
-      page.waitForURL((u) => u.pathname !== '/login/totp'),
-      page.click('form[action="/login/totp"] button[type=submit]'),
-    ]);
-  }
-  assert.equal(new URL(page.url()).pathname, '/', `after login as ${user} expected the dashboard, got ${page.url()}`);
-}
-
-/** Horizontal overflow of the page: scroll width and elements sticking out. */
-async function overflow(page) {
-  return page.evaluate(() => {
-    const over = [];
-    for (const el of document.querySelectorAll('main *')) {
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5)) {
-        over.push(`${el.tagName}#${el.id}.${el.className}`);
-      }
-    }
-    return {
-      scroll: document.documentElement.scrollWidth,
-      width: document.documentElement.clientWidth,
-      inner: window.innerWidth,
-      over: over.slice(0, 10),
-    };
-  });
-}
 
 async function assertFitsPhone(page, label) {
   const m = await overflow(page);
@@ -113,7 +77,7 @@ describe('the eTA in headless Chromium', () => {
   test('the traveller on her phone: area, live alert, I am safe, enrolment and sharing, offline, Arabic', async () => {
     const { context, page } = await newPage(PHONE);
     try {
-      await login(page, 'traveller');
+      await h.login(page, 'traveller');
       await Promise.all([page.waitForURL((u) => u.pathname === '/eta'), page.click('nav.topnav a[href="/eta"]')]);
       assert.equal(await page.locator('nav.topnav a[href="/tracking"]').count(), 0, 'no tracking oversight for a traveller');
 
@@ -245,7 +209,7 @@ describe('the eTA in headless Chromium', () => {
   test('the Designated Official authorises tracking for Kabul', async () => {
     const { context, page } = await newPage();
     try {
-      await login(page, 'do.afghanistan', { totp: true });
+      await h.login(page, 'do.afghanistan', { totp: true });
       await Promise.all([page.waitForURL((u) => u.pathname === '/tracking'), page.click('nav.topnav a[href="/tracking"]')]);
       await page.selectOption('#area', 'AF-KAB');
       await page.fill('#reason', 'Armed clashes around the airport road: locate staff for the relocation.');

@@ -52,7 +52,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Builds the demo data set, serves it and launches the browser. Returns
- * `{ base, dbFile, totpCode(user), shot(page, name), newPage(options), stop() }`.
+ * `{ base, dbFile, totpCode(user), login(page, user, { totp }), shot(page, name), newPage(options), stop() }`.
  */
 export async function startWarden(tmpPrefix) {
   assert.ok(existsSync(WARDEN), `warden binary not found at ${WARDEN} (set WARDEN_BIN)`);
@@ -120,6 +120,22 @@ export async function startWarden(tmpPrefix) {
       console.log(`screenshot: ${file}`);
       return file;
     },
+    /** Signs in through the login form (and the TOTP step with `totp`), ending on the dashboard. */
+    async login(page, user, { totp = false } = {}) {
+      await page.goto(`${base}/login`);
+      await page.fill('#username', user);
+      await page.fill('#password', PASSWORD);
+      const next = totp ? (u) => u.pathname === '/login/totp' : (u) => u.pathname === '/';
+      await Promise.all([page.waitForURL(next), page.click('form[action="/login"] button[type=submit]')]);
+      if (totp) {
+        await page.fill('#code', await this.totpCode(user));
+        await Promise.all([
+          page.waitForURL((u) => u.pathname !== '/login/totp'),
+          page.click('form[action="/login/totp"] button[type=submit]'),
+        ]);
+      }
+      assert.equal(new URL(page.url()).pathname, '/', `after login as ${user} expected the dashboard, got ${page.url()}`);
+    },
     async newPage(options = {}) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', ...options });
       context.setDefaultTimeout(15_000);
@@ -143,4 +159,23 @@ export async function startWarden(tmpPrefix) {
       if (shots.length) console.log(`screenshots in ${shotDir}:\n  ${shots.join('\n  ')}`);
     },
   };
+}
+
+/** Horizontal overflow of the page: scroll width and elements sticking out. */
+export async function overflow(page) {
+  return page.evaluate(() => {
+    const over = [];
+    for (const el of document.querySelectorAll('main *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5)) {
+        over.push(`${el.tagName}#${el.id}.${el.className}`);
+      }
+    }
+    return {
+      scroll: document.documentElement.scrollWidth,
+      width: document.documentElement.clientWidth,
+      inner: window.innerWidth,
+      over: over.slice(0, 10),
+    };
+  });
 }

@@ -22,41 +22,12 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PASSWORD, startWarden } from './harness.mjs';
+import { overflow, startWarden } from './harness.mjs';
 
 let h;
 let base;
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
-
-async function login(page, user, { totp = false } = {}) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', user);
-  await page.fill('#password', PASSWORD);
-  const next = totp ? (u) => u.pathname === '/login/totp' : (u) => u.pathname === '/';
-  await Promise.all([page.waitForURL(next), page.click('form[action="/login"] button[type=submit]')]);
-  if (totp) {
-    await page.fill('#code', await h.totpCode(user));
-    await Promise.all([
-      page.waitForURL((u) => u.pathname !== '/login/totp'),
-      page.click('form[action="/login/totp"] button[type=submit]'),
-    ]);
-  }
-  assert.equal(new URL(page.url()).pathname, '/', `after login as ${user} expected the dashboard, got ${page.url()}`);
-}
-
-async function overflow(page) {
-  return page.evaluate(() => {
-    const over = [];
-    for (const el of document.querySelectorAll('main *')) {
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5)) {
-        over.push(`${el.tagName}#${el.id}.${el.className}`);
-      }
-    }
-    return { scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth, over: over.slice(0, 10) };
-  });
-}
 
 before(async () => {
   h = await startWarden('warden-browser-presence-');
@@ -72,7 +43,7 @@ describe('who is where in headless Chromium', () => {
     const { context, page } = await h.newPage();
     let traveller;
     try {
-      await login(page, 'do.afghanistan', { totp: true });
+      await h.login(page, 'do.afghanistan', { totp: true });
       await Promise.all([page.waitForURL((u) => u.pathname === '/presence'), page.click('nav.topnav a[href="/presence"]')]);
       assert.equal(await page.inputValue('#country'), 'AF', 'her country is chosen');
       // The map draws every area of Afghanistan.
@@ -140,7 +111,7 @@ describe('who is where in headless Chromium', () => {
       // The traveller, on her phone, follows the notification and answers.
       traveller = await h.newPage(PHONE);
       const tp = traveller.page;
-      await login(tp, 'traveller');
+      await h.login(tp, 'traveller');
       await Promise.all([tp.waitForURL((u) => u.pathname === '/notifications'), tp.click('nav.topnav a[href="/notifications"]')]);
       const ask = tp.locator('li[data-kind="rollcall.ask"] a[href="/eta"]').first();
       assert.match(await ask.innerText(), /Roll call for Kabul/, 'the in-app notification asks her');

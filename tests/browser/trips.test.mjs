@@ -24,30 +24,12 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PASSWORD, startWarden } from './harness.mjs';
+import { startWarden } from './harness.mjs';
 
 let h; // the service and the browser (harness.mjs)
 let base; // http://127.0.0.1:PORT
-const totpCode = (user) => h.totpCode(user);
 const shot = (page, name) => h.shot(page, name);
 const newPage = (options) => h.newPage(options);
-
-/** Password step (and the TOTP step when the role needs it); ends on the dashboard. */
-async function login(page, user, { totp = false } = {}) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', user);
-  await page.fill('#password', PASSWORD);
-  const next = totp ? (u) => u.pathname === '/login/totp' : (u) => u.pathname === '/';
-  await Promise.all([page.waitForURL(next), page.click('form[action="/login"] button[type=submit]')]);
-  if (totp) {
-    await page.fill('#code', await totpCode(user));
-    await Promise.all([
-      page.waitForURL((u) => u.pathname !== '/login/totp'),
-      page.click('form[action="/login/totp"] button[type=submit]'),
-    ]);
-  }
-  assert.equal(new URL(page.url()).pathname, '/', `after login as ${user} expected the dashboard, got ${page.url()}`);
-}
 
 /** `YYYY-MM-DDTHH:MM`, `days` from today, for a datetime-local input. */
 function localAt(days, hh, mm = 0) {
@@ -81,7 +63,7 @@ describe('TRIP in headless Chromium', () => {
   test('a traveller records a trip with the place search and gets the answer at once', async () => {
     const { context, page } = await newPage();
     try {
-      await login(page, 'traveller');
+      await h.login(page, 'traveller');
       await Promise.all([page.waitForURL((u) => u.pathname === '/trips'), page.click('nav.topnav a[href="/trips"]')]);
       assert.equal(await page.locator('nav.topnav a[href="/clearances"]').count(), 0, 'no queue for a traveller');
       await Promise.all([page.waitForURL((u) => u.pathname === '/trips/new'), page.click('#new-trip')]);
@@ -143,7 +125,7 @@ describe('TRIP in headless Chromium', () => {
   test('the submit form fits a phone (390x844) without horizontal scroll', async () => {
     const { context, page } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     try {
-      await login(page, 'traveller');
+      await h.login(page, 'traveller');
       await page.goto(`${base}/trips/new`);
       await page.click('#add-leg');
       await page.locator('#leg-1-to').waitFor();
@@ -176,7 +158,7 @@ describe('TRIP in headless Chromium', () => {
     assert.ok(tripId, 'the trip was recorded');
     const { context, page } = await newPage();
     try {
-      await login(page, 'sa.afghanistan', { totp: true });
+      await h.login(page, 'sa.afghanistan', { totp: true });
       await Promise.all([
         page.waitForURL((u) => u.pathname === '/clearances'),
         page.click('nav.topnav a[href="/clearances"]'),
@@ -211,7 +193,7 @@ describe('TRIP in headless Chromium', () => {
   test('the traveller sees the leg granted', async () => {
     const { context, page } = await newPage();
     try {
-      await login(page, 'traveller');
+      await h.login(page, 'traveller');
       await page.goto(`${base}/trips`);
       const row = page.locator(`tr[data-trip="${tripId}"]`);
       assert.equal(await row.locator('[data-status]').first().getAttribute('data-status'), 'cleared');
@@ -239,7 +221,7 @@ describe('TRIP in headless Chromium', () => {
   test('the Designated Official opens the area’s travel processing', async () => {
     const { context, page } = await newPage();
     try {
-      await login(page, 'do.afghanistan', { totp: true });
+      await h.login(page, 'do.afghanistan', { totp: true });
       await page.goto(`${base}/areas/AF-KAB`);
       await Promise.all([
         page.waitForURL((u) => u.pathname === '/areas/AF-KAB/settings'),
