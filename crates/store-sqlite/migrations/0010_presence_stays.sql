@@ -75,16 +75,10 @@ END;
 -- traveller's stays change only around the departure of a leg added,
 -- removed or handed to another traveller. Stays are recomputed from the
 -- table, never shifted, so that rows changed one by one in one statement
--- leave every stay right; a stay already ending at the new departure (a
--- leg departing with it was there) is left alone.
+-- leave every stay right. A leg added (its own end written above) ends the
+-- stay before it, unless a leg departing with it was already there.
 CREATE TRIGGER presence_stays_insert AFTER INSERT ON presence_legs
 BEGIN
-    UPDATE presence_legs SET until = (
-        SELECT min(depart) FROM presence_legs
-         WHERE traveller_id = NEW.traveller_id AND depart > NEW.depart)
-     WHERE traveller_id = NEW.traveller_id AND depart = NEW.depart
-       AND until IS NOT (SELECT min(depart) FROM presence_legs
-                          WHERE traveller_id = NEW.traveller_id AND depart > NEW.depart);
     UPDATE presence_legs SET until = NEW.depart
      WHERE traveller_id = NEW.traveller_id AND depart = (
         SELECT max(depart) FROM presence_legs

@@ -17,31 +17,22 @@ use warden_domain::AreaCode;
 use warden_store::*;
 
 /// The stay classes and, per class, the earliest departure of a stay that
-/// may cover the moment (`warden_store::stay_classes`), bound from ?3 on.
-pub(crate) fn stays_cte(first: usize) -> String {
+/// may cover the moment (`warden_store::stay_classes`), as pairs bound
+/// from ?3 on by [`bind_stays`].
+pub(crate) fn stays_cte() -> String {
     let values: Vec<String> = (0..=STAY_CLASSES as usize)
-        .map(|i| format!("({}, ?{})", class_of(i), first + i))
+        .map(|i| format!("(?{}, ?{})", 3 + 2 * i, 4 + 2 * i))
         .collect();
     format!("stays(class, since) AS (VALUES {})", values.join(", "))
 }
 
-/// The class bound at position `i` of [`stays_cte`].
-fn class_of(i: usize) -> i32 {
-    if i < STAY_CLASSES as usize {
-        i as i32
-    } else {
-        STAY_CLASS_OPEN
-    }
-}
-
-/// Binds the bounds of [`stays_cte`], in its order.
+/// Binds the pairs of [`stays_cte`].
 pub(crate) fn bind_stays<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     at: DateTime<Utc>,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for (i, (class, since)) in stay_classes(at).into_iter().enumerate() {
-        debug_assert_eq!(class, class_of(i));
-        q = q.bind(crate::ts(&since));
+    for (class, since) in stay_classes(at) {
+        q = q.bind(class).bind(crate::ts(&since));
     }
     q
 }
@@ -62,7 +53,7 @@ static CANDIDATES: LazyLock<String> = LazyLock::new(|| {
     UNION
     SELECT user_id FROM last_locations WHERE area_code = ?1 AND since <= ?2
 )",
-        stays_cte(3)
+        stays_cte()
     )
 });
 

@@ -33,7 +33,7 @@ static STAYS: LazyLock<String> = LazyLock::new(|| {
   FROM stays k JOIN presence_legs pl
     ON pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?2
  WHERE (pl.until IS NULL OR pl.until > ?2) AND ?1 IS NULL",
-        stays_cte(3)
+        stays_cte()
     )
 });
 
@@ -53,7 +53,7 @@ static IN_COUNTRY: LazyLock<String> = LazyLock::new(|| {
     SELECT ll.user_id FROM areas a JOIN last_locations ll ON ll.area_code = a.code
      WHERE a.country = ?1 AND ll.since <= ?2
 ){PERSON}{LEG_COLUMNS}{FROM_CANDIDATES}{PERSON_JOINS}{LEG_JOINS} ORDER BY u.id",
-        stays_cte(3)
+        stays_cte()
     )
 });
 
