@@ -164,18 +164,24 @@ pub fn resolve_batch(
     })
 }
 
-/// A back-end user must have accepted the current undertaking before any
-/// access to location data (2019 report ¶75).
-pub async fn require_undertaking(state: &AppState, who: &Authed) -> ApiResult<()> {
-    match state.store.undertaking(who.user.id).await? {
-        Some(u) if u.version == eta::UNDERTAKING_VERSION => Ok(()),
-        _ => Err(ApiError::new(
-            Code::Forbidden,
-            format!(
-                "accept the undertaking on the use of location data first (GET /api/v1/undertaking, then POST it with version {})",
-                eta::UNDERTAKING_VERSION
-            ),
+/// What a back-end user must do before any access to location data (2019
+/// report ¶75): accept the current undertaking; None once they have.
+pub async fn undertaking_missing(state: &AppState, user: Uuid) -> ApiResult<Option<String>> {
+    Ok(match state.store.undertaking(user).await? {
+        Some(u) if u.version == eta::UNDERTAKING_VERSION => None,
+        _ => Some(format!(
+            "accept the undertaking on the use of location data first (GET /api/v1/undertaking, then POST it with version {})",
+            eta::UNDERTAKING_VERSION
         )),
+    })
+}
+
+/// Refuses (403) a back-end user who has not accepted the current
+/// undertaking.
+pub async fn require_undertaking(state: &AppState, who: &Authed) -> ApiResult<()> {
+    match undertaking_missing(state, who.user.id).await? {
+        None => Ok(()),
+        Some(m) => Err(ApiError::new(Code::Forbidden, m)),
     }
 }
 

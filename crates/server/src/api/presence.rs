@@ -16,7 +16,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use warden_domain::eta::{may_view_some_positions, UNDERTAKING_VERSION};
+use warden_domain::eta::may_view_some_positions;
 use warden_domain::presence::{
     may_see_headcount, may_see_whereabouts, whereabouts, PresenceRules, Whereabouts,
 };
@@ -176,11 +176,13 @@ pub async fn headcount(
 
     // Whether the caller's roles could show people, and whether the
     // undertaking lets them.
-    let (shows_people, withheld) = if may_view_some_positions(grants, &area.code, &area.country) {
-        people_allowed(&state, who.user.id).await?
+    let could = may_view_some_positions(grants, &area.code, &area.country);
+    let withheld = if could {
+        crate::eta::undertaking_missing(&state, who.user.id).await?
     } else {
-        (false, None)
+        None
     };
+    let shows_people = could && withheld.is_none();
 
     let mut out = Headcount {
         area: area.code.to_string(),
@@ -285,25 +287,4 @@ pub async fn headcount(
         out.people = Some(people);
     }
     Ok(Json(out))
-}
-
-/// For a caller whose roles could show people: whether their undertaking on
-/// the use of location data lets them see names now, and if not, what to
-/// do first (shown instead of the people).
-pub(crate) async fn people_allowed(
-    state: &AppState,
-    user: Uuid,
-) -> ApiResult<(bool, Option<String>)> {
-    let accepted = state
-        .store
-        .undertaking(user)
-        .await?
-        .is_some_and(|u| u.version == UNDERTAKING_VERSION);
-    Ok(if accepted {
-        (true, None)
-    } else {
-        (false, Some(format!(
-            "accept the undertaking on the use of location data first (GET /api/v1/undertaking, then POST it with version {UNDERTAKING_VERSION})"
-        )))
-    })
 }

@@ -273,14 +273,15 @@ pub async fn board(
     }
     // Names only for roles that may see some of these people, and only
     // after their undertaking on the use of location data.
-    let (shows_people, people_withheld) = if areas
+    let could = areas
         .iter()
-        .any(|(a, c)| warden_domain::eta::may_view_some_positions(grants, a, c))
-    {
-        crate::api::presence::people_allowed(&state, who.user.id).await?
+        .any(|(a, c)| warden_domain::eta::may_view_some_positions(grants, a, c));
+    let people_withheld = if could {
+        crate::eta::undertaking_missing(&state, who.user.id).await?
     } else {
-        (false, None)
+        None
     };
+    let shows_people = could && people_withheld.is_none();
     let mut agencies: BTreeMap<Option<Uuid>, AgencyTally> = BTreeMap::new();
     let mut chase = vec![];
     for p in &b.people {
