@@ -167,19 +167,17 @@ impl PgStore {
     }
 
     pub(crate) async fn partner_get(&self, code: &str) -> Result<Option<Partner>> {
-        sqlx::query(&format!("{PARTNER_SELECT} WHERE p.code = $1"))
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(be)?
-            .as_ref()
-            .map(partner_row)
-            .transpose()
+        self.partner_where("p.code", code).await
     }
 
     pub(crate) async fn partner_by_digest(&self, digest: &str) -> Result<Option<Partner>> {
-        sqlx::query(&format!("{PARTNER_SELECT} WHERE p.token_digest = $1"))
-            .bind(digest)
+        self.partner_where("p.token_digest", digest).await
+    }
+
+    /// The partner whose `column` (a unique one) holds `value`.
+    async fn partner_where(&self, column: &str, value: &str) -> Result<Option<Partner>> {
+        sqlx::query(&format!("{PARTNER_SELECT} WHERE {column} = $1"))
+            .bind(value)
             .fetch_optional(&self.pool)
             .await
             .map_err(be)?

@@ -171,19 +171,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn partner_get(&self, code: &str) -> Result<Option<Partner>> {
-        sqlx::query(&format!("{PARTNER_SELECT} WHERE p.code = ?"))
-            .bind(code)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(be)?
-            .as_ref()
-            .map(partner_row)
-            .transpose()
+        self.partner_where("p.code", code).await
     }
 
     pub(crate) async fn partner_by_digest(&self, digest: &str) -> Result<Option<Partner>> {
-        sqlx::query(&format!("{PARTNER_SELECT} WHERE p.token_digest = ?"))
-            .bind(digest)
+        self.partner_where("p.token_digest", digest).await
+    }
+
+    /// The partner whose `column` (a unique one) holds `value`.
+    async fn partner_where(&self, column: &str, value: &str) -> Result<Option<Partner>> {
+        sqlx::query(&format!("{PARTNER_SELECT} WHERE {column} = ?"))
+            .bind(value)
             .fetch_optional(&self.reader)
             .await
             .map_err(be)?

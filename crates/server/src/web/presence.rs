@@ -140,9 +140,11 @@ pub struct MapParams {
     country: Option<String>,
 }
 
-/// The one country all the caller's headcount grants lie in, if any.
-fn only_country(who: &Authed) -> Option<CountryCode> {
+/// The countries of the caller's headcount grants, and whether some grant
+/// reaches beyond single countries (global or regional).
+fn headcount_countries(who: &Authed) -> (BTreeSet<CountryCode>, bool) {
     let mut countries = BTreeSet::new();
+    let mut wider = false;
     for g in who
         .user
         .grants
@@ -156,10 +158,16 @@ fn only_country(who: &Authed) -> Option<CountryCode> {
             warden_domain::Scope::Area(a) => {
                 countries.insert(a.country());
             }
-            _ => return None,
+            _ => wider = true,
         }
     }
-    (countries.len() == 1)
+    (countries, wider)
+}
+
+/// The one country all the caller's headcount grants lie in, if any.
+fn only_country(who: &Authed) -> Option<CountryCode> {
+    let (countries, wider) = headcount_countries(who);
+    (!wider && countries.len() == 1)
         .then(|| countries.into_iter().next())
         .flatten()
 }
@@ -241,22 +249,7 @@ pub async fn map(
         // those where someone is.
         let summaries = state.store.list_countries().await?;
         let mut wanted: BTreeSet<String> = rows.iter().map(|r| r.country.clone()).collect();
-        for g in who
-            .user
-            .grants
-            .iter()
-            .filter(|g| HEADCOUNT_ROLES.contains(&g.role))
-        {
-            match &g.scope {
-                warden_domain::Scope::Country(c) => {
-                    wanted.insert(c.to_string());
-                }
-                warden_domain::Scope::Area(a) => {
-                    wanted.insert(a.country().to_string());
-                }
-                _ => {}
-            }
-        }
+        wanted.extend(headcount_countries(&who).0.iter().map(|c| c.to_string()));
         if let Some(c) = &country {
             wanted.insert(c.clone());
         }
