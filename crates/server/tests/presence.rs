@@ -9,12 +9,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{spawn_app_on, station_people, Backend, TestApp, TestUser};
 use serde_json::{json, Value};
 use uuid::Uuid;
-use warden_domain::eta::LocationReport;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::{AreaCode, Role};
-use warden_store::{
-    AuditContext, LocationBatch, NewAgency, NewDevice, ProfileInput, ResolvedReport, Store,
-};
+use warden_store::{AuditContext, NewAgency, ProfileInput, Store};
 
 /// The moment every headcount here is asked for.
 fn at() -> DateTime<Utc> {
@@ -40,37 +37,8 @@ async fn trip(store: &dyn Store, who: Uuid, legs: &[(&str, i64, i64)]) {
 
 /// The phone of `who` reports `code` (None: outside every area) at these hours.
 async fn phone(store: &dyn Store, who: Uuid, code: Option<&str>, at_hours: &[i64]) {
-    let d = store
-        .create_device(
-            &NewDevice {
-                user: who,
-                name: "phone".into(),
-                platform: "owntracks".into(),
-                token_digest: format!("digest-{who}"),
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap();
-    for h in at_hours {
-        store
-            .ingest_locations(&LocationBatch {
-                device: d.id,
-                user: who,
-                reports: vec![ResolvedReport {
-                    report: LocationReport {
-                        lat: 34.5,
-                        lon: 69.2,
-                        accuracy_m: None,
-                        recorded_at: hours(*h),
-                    },
-                    area: code.map(area),
-                }],
-                received_at: hours(*h),
-            })
-            .await
-            .unwrap();
-    }
+    let at: Vec<DateTime<Utc>> = at_hours.iter().map(|h| hours(*h)).collect();
+    common::phone_reports(store, who, code, &at).await;
 }
 
 struct Population {

@@ -12,17 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use common::{spawn_app, station_people, Resp, TestApp, TestUser};
 use serde_json::{json, Value};
 use uuid::Uuid;
-use warden_domain::eta::LocationReport;
 use warden_domain::people::PersonnelCategory;
-use warden_domain::{AreaCode, Role};
-use warden_store::{AuditContext, LocationBatch, NewDevice, ResolvedReport, Store};
+use warden_domain::Role;
+use warden_store::Store;
 
-fn area(code: &str) -> AreaCode {
-    AreaCode::parse(code).unwrap()
-}
-fn ctx() -> AuditContext {
-    AuditContext::system("test setup")
-}
 fn hours(h: i64) -> DateTime<Utc> {
     Utc::now() + Duration::hours(h)
 }
@@ -46,35 +39,7 @@ async fn trip(store: &dyn Store, who: Uuid, legs: &[(&str, i64, i64)]) {
 
 /// The phone of `who` reports `code` (None: outside every area) `ago` hours ago.
 async fn phone(store: &dyn Store, who: Uuid, code: Option<&str>, ago: i64) {
-    let d = store
-        .create_device(
-            &NewDevice {
-                user: who,
-                name: "phone".into(),
-                platform: "owntracks".into(),
-                token_digest: format!("digest-{who}"),
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap();
-    store
-        .ingest_locations(&LocationBatch {
-            device: d.id,
-            user: who,
-            reports: vec![ResolvedReport {
-                report: LocationReport {
-                    lat: 34.5,
-                    lon: 69.2,
-                    accuracy_m: None,
-                    recorded_at: hours(-ago),
-                },
-                area: code.map(area),
-            }],
-            received_at: hours(-ago),
-        })
-        .await
-        .unwrap();
+    common::phone_reports(store, who, code, &[hours(-ago)]).await;
 }
 
 /// Kabul now: residents R1 (UNDP) and R2 (WFP); T (WFP, of Herat) arrived

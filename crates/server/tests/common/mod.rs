@@ -710,3 +710,45 @@ pub async fn station_people(
     }
     ids
 }
+
+/// Enrols a phone for `who` and has it report `code` (None: outside every
+/// area) at each of these moments, in order.
+pub async fn phone_reports(
+    store: &dyn Store,
+    who: Uuid,
+    code: Option<&str>,
+    at: &[chrono::DateTime<chrono::Utc>],
+) {
+    let ctx = AuditContext::system("test setup");
+    let d = store
+        .create_device(
+            &warden_store::NewDevice {
+                user: who,
+                name: "phone".into(),
+                platform: "owntracks".into(),
+                token_digest: format!("digest-{who}"),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    for t in at {
+        store
+            .ingest_locations(&warden_store::LocationBatch {
+                device: d.id,
+                user: who,
+                reports: vec![warden_store::ResolvedReport {
+                    report: warden_domain::eta::LocationReport {
+                        lat: 34.5,
+                        lon: 69.2,
+                        accuracy_m: None,
+                        recorded_at: *t,
+                    },
+                    area: code.map(|c| AreaCode::parse(c).unwrap()),
+                }],
+                received_at: *t,
+            })
+            .await
+            .unwrap();
+    }
+}
