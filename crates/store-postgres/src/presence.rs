@@ -162,17 +162,11 @@ pub(crate) fn person(r: &sqlx::postgres::PgRow) -> Result<PresenceCandidate> {
     })
 }
 
-/// Adds a latest departed leg (`b_…`) and the end of its stay to a person's
-/// evidence (each leg once, in the rule's order).
-pub(crate) fn add_leg(c: &mut PresenceCandidate, r: &sqlx::postgres::PgRow) -> Result<()> {
+/// Adds a latest departed leg (`b_…`), if the row has one, and the end of
+/// its stay to a person's evidence.
+fn add_leg(c: &mut PresenceCandidate, r: &sqlx::postgres::PgRow) -> Result<()> {
     if let Some(l) = leg(r, "b")? {
-        if !c.evidence.legs.contains(&l) {
-            c.evidence.legs.push(l);
-            c.evidence.legs.sort_by(|a, b| {
-                (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
-            });
-        }
-        c.evidence.next_departure = r.try_get("b_until").map_err(be)?;
+        c.add_latest_leg(l, r.try_get("b_until").map_err(be)?);
     }
     Ok(())
 }

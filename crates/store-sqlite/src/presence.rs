@@ -172,16 +172,6 @@ pub(crate) fn person(r: &sqlx::sqlite::SqliteRow) -> Result<PresenceCandidate> {
     })
 }
 
-/// Adds a latest departed leg and the end of its stay to a person's
-/// evidence (each leg once, in the rule's order).
-pub(crate) fn add_leg(c: &mut PresenceCandidate, leg: LegEvidence, until: Option<DateTime<Utc>>) {
-    if !c.evidence.legs.contains(&leg) {
-        c.evidence.legs.push(leg);
-        sort_legs(&mut c.evidence.legs);
-    }
-    c.evidence.next_departure = until;
-}
-
 /// Candidates from the rows of [`PERSON`] and [`LEG_COLUMNS`] (consecutive
 /// rows of one person, as ties on a departure give, are merged), in the
 /// order of the rows.
@@ -198,16 +188,10 @@ pub(crate) fn assemble(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<PresenceC
                 .as_deref()
                 .map(parse_ts)
                 .transpose()?;
-            add_leg(out.last_mut().expect("pushed above"), l, until);
+            out.last_mut()
+                .expect("pushed above")
+                .add_latest_leg(l, until);
         }
     }
     Ok(out)
-}
-
-/// Legs in the order the rule's ties are settled in: departure, arrival,
-/// sequence, request (the last of equals wins).
-pub(crate) fn sort_legs(legs: &mut [LegEvidence]) {
-    legs.sort_by(|a, b| {
-        (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
-    });
 }

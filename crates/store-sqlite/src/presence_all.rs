@@ -6,8 +6,8 @@
 //! by its areas' indexes, each with one seek for their latest leg.
 
 use crate::presence::{
-    add_leg, assemble, bind_stays, leg, person, stays_cte, FROM_CANDIDATES, LEG_COLUMNS, LEG_JOINS,
-    PERSON, PERSON_JOINS,
+    assemble, bind_stays, leg, person, stays_cte, FROM_CANDIDATES, LEG_COLUMNS, LEG_JOINS, PERSON,
+    PERSON_JOINS,
 };
 use crate::{be, parse_ts, uuid, SqliteStore};
 use chrono::{DateTime, Utc};
@@ -170,7 +170,7 @@ impl SqliteStore {
                 let mut c = person(&r)?;
                 if let Some((legs, until)) = stays.remove(&c.user) {
                     for l in legs {
-                        add_leg(&mut c, l, until);
+                        c.add_latest_leg(l, until);
                     }
                 } else if c.evidence.duty_station.is_none() && c.evidence.phone.is_none() {
                     // Nothing places them anywhere.

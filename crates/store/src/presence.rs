@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use warden_domain::people::PersonnelCategory;
-use warden_domain::presence::Evidence;
+use warden_domain::presence::{Evidence, LegEvidence};
 
 /// A person whom some evidence may place in the area at the moment, with all
 /// their evidence; `warden_domain::presence::whereabouts` decides.
@@ -19,6 +19,26 @@ pub struct PresenceCandidate {
     /// None for a user without a profile (e.g. a traveller never imported).
     pub category: Option<PersonnelCategory>,
     pub evidence: Evidence,
+}
+
+impl PresenceCandidate {
+    /// Adds one of the person's latest departed legs and when the stay it
+    /// begins ends (each leg once, in the order ties are settled in).
+    pub fn add_latest_leg(&mut self, leg: LegEvidence, until: Option<DateTime<Utc>>) {
+        if !self.evidence.legs.contains(&leg) {
+            self.evidence.legs.push(leg);
+            sort_legs(&mut self.evidence.legs);
+        }
+        self.evidence.next_departure = until;
+    }
+}
+
+/// Legs in the order the rule's ties are settled in: departure, arrival,
+/// sequence, request (the last of equals wins).
+pub fn sort_legs(legs: &mut [LegEvidence]) {
+    legs.sort_by(|a, b| {
+        (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
+    });
 }
 
 /// How many people the presence rule places in an area at a moment, of one

@@ -244,9 +244,7 @@ async fn full_evidence(s: &dyn Store, user: Uuid) -> warden_domain::presence::Ev
         }
     }
     // Ties are settled as the stores order them: the last of equals wins.
-    legs.sort_by(|a, b| {
-        (a.depart, a.arrive, a.seq, a.request).cmp(&(b.depart, b.arrive, b.seq, b.request))
-    });
+    crate::sort_legs(&mut legs);
     Evidence {
         duty_station: profile.as_ref().and_then(|p| p.duty_station.clone()),
         duty_station_at: profile.as_ref().map(|p| p.updated_at),
