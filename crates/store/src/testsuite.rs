@@ -52,6 +52,23 @@ pub(crate) fn sys() -> AuditContext {
     AuditContext::system("test")
 }
 
+/// Minutes from a fixed moment (30 November 2026, noon UTC).
+pub(crate) fn minute(min: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+        .unwrap()
+        + chrono::Duration::minutes(min)
+}
+
+/// The system acting at [`minute`] `min`.
+pub(crate) fn sys_at(min: i64) -> AuditContext {
+    AuditContext {
+        at: minute(min),
+        ..sys()
+    }
+}
+
 pub(crate) async fn seed_geo(s: &dyn Store) {
     s.upsert_countries(&[country("AF", "Afghanistan"), country("ML", "Mali")])
         .await

@@ -5,9 +5,9 @@
 //! with the roll call or the advisory change it announces (claims with a
 //! lease, back-off, revocation cancelling pushes).
 
-use crate::testsuite::{seed_geo, sys, user};
+use crate::testsuite::{minute as m, seed_geo, sys, sys_at as at, user};
 use crate::*;
-use chrono::{Duration, TimeZone};
+use chrono::Duration;
 use std::collections::BTreeMap;
 use warden_domain::Role;
 
@@ -23,17 +23,6 @@ where
 
 fn code(s: &str) -> AreaCode {
     AreaCode::parse(s).unwrap()
-}
-
-fn m(min: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap() + Duration::minutes(min)
-}
-
-fn at(min: i64) -> AuditContext {
-    AuditContext {
-        at: m(min),
-        ..sys()
-    }
 }
 
 async fn audits(s: &dyn Store, prefix: &str) -> i64 {

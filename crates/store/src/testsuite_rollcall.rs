@@ -3,9 +3,8 @@
 //! one transaction; the board places each person from their answers given
 //! while it was open; closing is a compare-and-set and keeps the record.
 
-use crate::testsuite::{seed_geo, sys};
+use crate::testsuite::{minute as m, seed_geo, sys, sys_at as at};
 use crate::*;
-use chrono::{Duration, TimeZone};
 use warden_domain::eta::Wellbeing;
 use warden_domain::people::PersonnelCategory;
 use warden_domain::rollcall::{RollCallState, Tally};
@@ -20,18 +19,6 @@ where
 
 fn code(s: &str) -> AreaCode {
     AreaCode::parse(s).unwrap()
-}
-
-/// Minutes from a fixed moment.
-fn m(min: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap() + Duration::minutes(min)
-}
-
-fn at(min: i64) -> AuditContext {
-    AuditContext {
-        at: m(min),
-        ..sys()
-    }
 }
 
 pub async fn roll_call_asks_tallies_and_closes(s: &dyn Store) {
