@@ -1227,3 +1227,28 @@ async fn racing_trips_of_one_traveller_keep_every_stay_right() {
     s.pool().close().await;
     schemas.drop_all().await;
 }
+
+/// Travel authorisations applied in batches (each new leg's stay end
+/// computed as it is written, migration 0011) among trips written one by
+/// one, changed, cancelled and handed to other travellers: every stay ends
+/// exactly where its traveller's next live leg departs.
+#[tokio::test]
+async fn stays_written_by_batches_are_exact() {
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    let (rows, wrong, live): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE p.until IS DISTINCT FROM
+             (SELECT min(q.depart) FROM presence_legs q
+               WHERE q.traveller_id = p.traveller_id AND q.depart > p.depart)),
+             (SELECT count(*) FROM legs WHERE status NOT IN ('cancelled', 'denied'))
+           FROM presence_legs p",
+    )
+    .fetch_one(s.pool())
+    .await
+    .unwrap();
+    assert!(rows > 100, "{rows} stays");
+    assert_eq!((wrong, rows), (0, live));
+    s.pool().close().await;
+    schemas.drop_all().await;
+}

@@ -507,6 +507,18 @@ impl SqliteStore {
             });
             b.build().execute(&mut *tx).await.map_err(be)?;
         }
+        // The legs' stays are written set-wise below (migration 0011), not
+        // by the row triggers.
+        let first_leg: i64 = sqlx::query_scalar("SELECT coalesce(max(rowid), 0) FROM legs")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(be)?;
+        if !new_legs.is_empty() {
+            sqlx::query("INSERT INTO presence_deferred (id) VALUES (1)")
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?;
+        }
         for chunk in new_legs.chunks(ROWS_PER_INSERT) {
             let mut b = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
@@ -538,6 +550,9 @@ impl SqliteStore {
             });
             b.build().execute(&mut *tx).await.map_err(be)?;
         }
+        if !new_legs.is_empty() {
+            write_stays(&mut tx, first_leg).await?;
+        }
         let changed: Vec<(&str, &str)> = results
             .iter()
             .filter(|r| r.outcome != TaOutcome::Unchanged)
@@ -557,4 +572,60 @@ impl SqliteStore {
         tx.commit().await.map_err(be)?;
         Ok(results)
     }
+}
+
+/// Writes the stays of the legs inserted after rowid `first` while
+/// `presence_deferred` held its row (migration 0011), then removes that
+/// row. The batch's live legs are gathered in a temporary table keyed like
+/// `presence_legs`; each new stay ends at the traveller's next departure in
+/// the batch or in the table (one seek in each), whichever comes first, so
+/// that no new stay is written twice; then the stay before each new
+/// departure is recomputed from the table and rewritten only where it
+/// changed. The result is the one the row triggers give.
+async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Result<()> {
+    for sql in [
+        "CREATE TEMP TABLE IF NOT EXISTS presence_batch (
+            traveller_id TEXT NOT NULL, depart TEXT NOT NULL, arrive TEXT NOT NULL,
+            seq INTEGER NOT NULL, request_id TEXT NOT NULL, area_code TEXT NOT NULL,
+            PRIMARY KEY (traveller_id, depart, arrive, seq, request_id)) WITHOUT ROWID",
+        "DELETE FROM temp.presence_batch",
+    ] {
+        sqlx::query(sql).execute(&mut **tx).await.map_err(be)?;
+    }
+    sqlx::query(
+        "INSERT INTO temp.presence_batch
+         SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code
+           FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
+          WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')",
+    )
+    .bind(first)
+    .execute(&mut **tx)
+    .await
+    .map_err(be)?;
+    for sql in [
+        // '~' sorts after every timestamp: "none after".
+        "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+         SELECT b.traveller_id, b.depart, b.arrive, b.seq, b.request_id, b.area_code,
+                NULLIF(min(coalesce((SELECT min(p.depart) FROM presence_legs p
+                                      WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart), '~'),
+                           coalesce((SELECT min(m.depart) FROM temp.presence_batch m
+                                      WHERE m.traveller_id = b.traveller_id AND m.depart > b.depart), '~')), '~')
+           FROM temp.presence_batch b",
+        "DELETE FROM presence_deferred",
+        "UPDATE presence_legs SET until = s.next
+           FROM (SELECT b.traveller_id, b.depart,
+                        (SELECT min(q.depart) FROM presence_legs q
+                          WHERE q.traveller_id = b.traveller_id AND q.depart > b.depart) AS next
+                   FROM (SELECT DISTINCT n.traveller_id,
+                                (SELECT max(p.depart) FROM presence_legs p
+                                  WHERE p.traveller_id = n.traveller_id AND p.depart < n.depart) AS depart
+                           FROM temp.presence_batch n) b
+                  WHERE b.depart IS NOT NULL) s
+          WHERE presence_legs.traveller_id = s.traveller_id AND presence_legs.depart = s.depart
+            AND presence_legs.until IS NOT s.next",
+        "DELETE FROM temp.presence_batch",
+    ] {
+        sqlx::query(sql).execute(&mut **tx).await.map_err(be)?;
+    }
+    Ok(())
 }

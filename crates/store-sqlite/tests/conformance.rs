@@ -47,3 +47,37 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
         .unwrap();
     assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, Some(2));
 }
+
+/// Travel authorisations applied in batches (their stays written set-wise,
+/// migration 0011) among trips written one by one, changed, cancelled and
+/// handed to other travellers: every stay ends exactly where its
+/// traveller's next live leg departs, and the batches left nothing behind
+/// in `presence_deferred`.
+#[tokio::test]
+async fn stays_written_by_batches_are_exact() {
+    let s = fresh().await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    let (rows, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(p.until IS NOT
+             (SELECT min(q.depart) FROM presence_legs q
+               WHERE q.traveller_id = p.traveller_id AND q.depart > p.depart)), 0)
+           FROM presence_legs p",
+    )
+    .fetch_one(s.writer_pool())
+    .await
+    .unwrap();
+    assert!(rows > 100, "{rows} stays");
+    assert_eq!(wrong, 0, "{wrong} of {rows} stays wrong");
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM legs WHERE status NOT IN ('cancelled', 'denied')",
+    )
+    .fetch_one(s.writer_pool())
+    .await
+    .unwrap();
+    assert_eq!(rows, live);
+    let deferred: i64 = sqlx::query_scalar("SELECT count(*) FROM presence_deferred")
+        .fetch_one(s.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(deferred, 0);
+}

@@ -214,6 +214,22 @@ impl Rng {
     }
 }
 
+/// Travel authorisations applied as an ERP import does: one batch per
+/// agency.
+async fn apply_tas(s: &dyn Store, tas: &[(Uuid, TravelAuthorisation)]) {
+    let agencies: std::collections::BTreeSet<Uuid> = tas.iter().map(|(a, _)| *a).collect();
+    for agency in agencies {
+        let batch: Vec<TravelAuthorisation> = tas
+            .iter()
+            .filter(|(a, _)| *a == agency)
+            .map(|(_, t)| t.clone())
+            .collect();
+        s.apply_travel_authorisations(agency, batch[0].traveller, &batch, &sys())
+            .await
+            .unwrap();
+    }
+}
+
 /// Everything the store holds about one person, read through the ordinary
 /// reads (profile, every trip with every leg, last location), not through
 /// the presence queries: the evidence the rule is applied to in full.
@@ -365,6 +381,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
     let mut requests = vec![];
     let mut ta = 0;
     let mut tas: Vec<(Uuid, TravelAuthorisation)> = vec![];
+    let mut applied = 0;
     for &p in &people {
         if rng.chance(12) {
             continue; // nothing but a profile, or nothing at all
@@ -382,10 +399,13 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
                     cancelled: false,
                     legs,
                 };
-                s.apply_travel_authorisations(agency, p, std::slice::from_ref(&t), &sys())
-                    .await
-                    .unwrap();
                 tas.push((agency, t));
+                // Applied in batches of a few, some with several of one
+                // traveller's, as an ERP import does.
+                if tas.len() - applied >= 5 {
+                    apply_tas(s, &tas[applied..]).await;
+                    applied = tas.len();
+                }
             } else {
                 let r = s
                     .create_travel_request(
@@ -404,6 +424,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
             }
         }
     }
+    apply_tas(s, &tas[applied..]).await;
     // Decisions on the pending legs: granted, denied, returned (and some of
     // those answered), or left pending.
     for r in &requests {
@@ -437,6 +458,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
     }
     // Travel authorisations changed afterwards: new times and places, another
     // traveller, or cancelled.
+    let mut changed = vec![];
     for (agency, t) in tas.iter_mut() {
         match rng.below(4) {
             0 => t.legs = random_legs(&mut rng),
@@ -444,9 +466,10 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
             2 => t.cancelled = true,
             _ => continue,
         }
-        s.apply_travel_authorisations(*agency, t.traveller, std::slice::from_ref(t), &sys())
-            .await
-            .unwrap();
+        changed.push((*agency, t.clone()));
+    }
+    for batch in changed.chunks(4) {
+        apply_tas(s, batch).await;
     }
     // Phones: a few reports each, in an area or outside every area.
     for (i, &p) in people.iter().enumerate() {

@@ -106,6 +106,10 @@ impl Raw {
     /// Drops the PostgreSQL schema (a SQLite file is left in the temporary folder).
     pub(crate) async fn drop_schema(&self) -> anyhow::Result<()> {
         if let Raw::Pg { url, schema } = self {
+            if std::env::var_os("WARDEN_BENCH_KEEP").is_some() {
+                eprintln!("kept PostgreSQL schema {schema}");
+                return Ok(());
+            }
             use sqlx::Connection;
             let mut c = sqlx::PgConnection::connect(url).await?;
             sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
