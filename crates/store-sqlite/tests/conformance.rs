@@ -68,12 +68,11 @@ async fn stays_written_by_batches_are_exact() {
     .unwrap();
     assert!(rows > 100, "{rows} stays");
     assert_eq!(wrong, 0, "{wrong} of {rows} stays wrong");
-    let live: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM legs WHERE status NOT IN ('cancelled', 'denied')",
-    )
-    .fetch_one(s.writer_pool())
-    .await
-    .unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM legs WHERE status NOT IN ('cancelled', 'denied')")
+            .fetch_one(s.writer_pool())
+            .await
+            .unwrap();
     assert_eq!(rows, live);
     let deferred: i64 = sqlx::query_scalar("SELECT count(*) FROM presence_deferred")
         .fetch_one(s.writer_pool())

@@ -51,6 +51,10 @@ pub enum Bench {
         /// Travel authorisations in the file (one or two legs each).
         #[arg(long, default_value_t = 1_000_000)]
         tas: usize,
+        /// Travel authorisations per transaction (as `warden import
+        /// travel-authorisations --batch`).
+        #[arg(long, default_value_t = crate::import::TA_BATCH)]
+        batch: usize,
     },
     /// A mode change and a level change on an area with many future legs:
     /// time until every leg is re-evaluated and every traveller notified.
@@ -152,7 +156,11 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             seconds,
             concurrency,
         } => crate::bench_trip::submit(postgres, seconds, concurrency).await,
-        Bench::Erp { postgres, tas } => crate::bench_trip::erp(postgres, tas).await,
+        Bench::Erp {
+            postgres,
+            tas,
+            batch,
+        } => crate::bench_trip::erp(postgres, tas, batch).await,
         Bench::Reevaluate { postgres, legs } => crate::bench_trip::reevaluate(postgres, legs).await,
         Bench::Ingest {
             postgres,

@@ -148,7 +148,7 @@ async fn profiles(store: &dyn Store, agency: uuid::Uuid, n: usize) -> anyhow::Re
     Ok(())
 }
 
-pub async fn erp(postgres: Option<String>, tas: usize) -> anyhow::Result<()> {
+pub async fn erp(postgres: Option<String>, tas: usize, batch: usize) -> anyhow::Result<()> {
     let (state, label, raw) = bench_state(postgres.as_deref()).await?;
     let store = state.store.clone();
     let agency = store
@@ -200,19 +200,19 @@ pub async fn erp(postgres: Option<String>, tas: usize) -> anyhow::Result<()> {
     }
     let size = std::fs::metadata(&file)?.len();
     println!(
-        "### ERP import (`warden bench erp --tas {tas}{}`)\n",
+        "### ERP import (`warden bench erp --tas {tas} --batch {batch}{}`)\n",
         if postgres.is_some() {
             " --postgres URL"
         } else {
             ""
         }
     );
-    println!("Store: {label}. File: {tas} travel authorisations in {rows} rows (one per leg, local times at IATA airports, {:.0} MB), {travellers} travellers; batches of {} TAs per transaction.\n",
-        size as f64 / 1e6, crate::import::TA_BATCH);
+    println!("Store: {label}. File: {tas} travel authorisations in {rows} rows (one per leg, local times at IATA airports, {:.0} MB), {travellers} travellers; batches of {batch} TAs per transaction.\n",
+        size as f64 / 1e6);
     println!("| run | seconds | rows/s | TAs/s | created | updated | unchanged | cancelled | rejected |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in ["first", "re-run"] {
         let t0 = Instant::now();
-        let r = crate::import::travel_authorisations(&state, "BENCH", &file, true).await?;
+        let r = crate::import::travel_authorisations(&state, "BENCH", &file, batch, true).await?;
         let d = t0.elapsed();
         anyhow::ensure!(
             r.errors.is_empty(),

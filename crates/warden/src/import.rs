@@ -201,7 +201,7 @@ pub async fn profiles(
     Ok(report)
 }
 
-/// TAs per transaction.
+/// TAs per transaction, unless the caller asks for another size.
 pub const TA_BATCH: usize = 20_000;
 
 /// One TA being read: its rows are consecutive in the file.
@@ -215,8 +215,10 @@ pub async fn travel_authorisations(
     state: &AppState,
     agency_code: &str,
     file: &Path,
+    batch_size: usize,
     quiet: bool,
 ) -> anyhow::Result<Report> {
+    anyhow::ensure!(batch_size > 0, "the batch size must be at least 1");
     let agency = agency_id(state, agency_code).await?;
     let actor = system_actor(state).await?;
     let (mut rdr, len) = reader(file)?;
@@ -235,7 +237,7 @@ pub async fn travel_authorisations(
     let mut report = Report::default();
     let mut places = Resolver::default();
     let mut done: HashSet<String> = HashSet::new();
-    let mut batch: Vec<Pending> = Vec::with_capacity(TA_BATCH);
+    let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(TA_BATCH));
     let mut cur: Option<Pending> = None;
     let mut rec = csv::StringRecord::new();
     let mut in_flight: Option<InFlight> = None;
@@ -306,7 +308,7 @@ pub async fn travel_authorisations(
         } else if let Some(p) = cur.take() {
             batch.push(p);
         }
-        if batch.len() >= TA_BATCH || (!more && !batch.is_empty()) {
+        if batch.len() >= batch_size || (!more && !batch.is_empty()) {
             flush(
                 state,
                 &mut places,

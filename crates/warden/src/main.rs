@@ -105,6 +105,14 @@ enum Import {
         /// The agency whose ERP exported the file.
         #[arg(long)]
         agency: String,
+        /// Travel authorisations written per transaction. Larger batches
+        /// load faster (each transaction rewrites every index page it
+        /// touches) but hold the database's one writer longer, so other
+        /// writes wait for each batch: for a first load of a large export
+        /// in a quiet hour, e.g. 100000.
+        #[arg(long, default_value_t = import::TA_BATCH as u32,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        batch: u32,
     },
 }
 
@@ -311,10 +319,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import(Import::TravelAuthorisations { file, agency }) => {
+        Command::Import(Import::TravelAuthorisations {
+            file,
+            agency,
+            batch,
+        }) => {
             let state = state_for(&cfg).await?;
             let t = std::time::Instant::now();
-            let r = import::travel_authorisations(&state, &agency, &file, false).await?;
+            let r = import::travel_authorisations(&state, &agency, &file, batch as usize, false)
+                .await?;
             r.print("trips");
             println!(
                 "{:.1} s, {:.0} rows/s",

@@ -106,15 +106,31 @@ fn imports_report_bad_rows_and_rerun_idempotently() {
     assert!(t.contains("line 5: legs[0].to:"), "{t}");
     assert!(t.contains("line 6: traveller:"), "{t}");
     assert!(t.contains("line 7: legs[0].arrive:"), "{t}");
-    let o = warden(
-        &db,
-        &["import", "travel-authorisations", f, "--agency", "WFP"],
-    );
+    // Again, each TA in a transaction of its own: nothing changes. A batch
+    // of none is refused.
+    let batched = |n: &str| {
+        warden(
+            &db,
+            &[
+                "import",
+                "travel-authorisations",
+                f,
+                "--agency",
+                "WFP",
+                "--batch",
+                n,
+            ],
+        )
+    };
+    let o = batched("1");
     assert!(
         text(&o).contains("0 trips created, 0 updated, 2 unchanged"),
         "{}",
         text(&o)
     );
+    let o = batched("0");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--batch"), "{}", text(&o));
     let o = warden(
         &db,
         &["import", "travel-authorisations", f, "--agency", "NOPE"],
