@@ -508,12 +508,15 @@ impl SqliteStore {
             b.build().execute(&mut *tx).await.map_err(be)?;
         }
         // The legs' stays are written set-wise below (migration 0011), not
-        // by the row triggers.
-        let first_leg: i64 = sqlx::query_scalar("SELECT coalesce(max(rowid), 0) FROM legs")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(be)?;
+        // by the row triggers: the legs after the last one stored now.
+        let mut first_leg = None;
         if !new_legs.is_empty() {
+            first_leg = Some(
+                sqlx::query_scalar::<_, i64>("SELECT coalesce(max(rowid), 0) FROM legs")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(be)?,
+            );
             sqlx::query("INSERT INTO presence_deferred (id) VALUES (1)")
                 .execute(&mut *tx)
                 .await
@@ -550,8 +553,8 @@ impl SqliteStore {
             });
             b.build().execute(&mut *tx).await.map_err(be)?;
         }
-        if !new_legs.is_empty() {
-            write_stays(&mut tx, first_leg).await?;
+        if let Some(first) = first_leg {
+            write_stays(&mut tx, first).await?;
         }
         let changed: Vec<(&str, &str)> = results
             .iter()
@@ -583,15 +586,16 @@ impl SqliteStore {
 /// departure is recomputed from the table and rewritten only where it
 /// changed. The result is the one the row triggers give.
 async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Result<()> {
-    for sql in [
+    // Emptied before commit; a failed batch's rows go with its rollback.
+    sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS presence_batch (
             traveller_id TEXT NOT NULL, depart TEXT NOT NULL, arrive TEXT NOT NULL,
             seq INTEGER NOT NULL, request_id TEXT NOT NULL, area_code TEXT NOT NULL,
             PRIMARY KEY (traveller_id, depart, arrive, seq, request_id)) WITHOUT ROWID",
-        "DELETE FROM temp.presence_batch",
-    ] {
-        sqlx::query(sql).execute(&mut **tx).await.map_err(be)?;
-    }
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(be)?;
     sqlx::query(
         "INSERT INTO temp.presence_batch
          SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code

@@ -103,13 +103,26 @@ impl Raw {
         }
     }
 
-    /// Drops the PostgreSQL schema (a SQLite file is left in the temporary folder).
+    /// Whether `WARDEN_BENCH_KEEP` asks to keep this run's database for
+    /// inspection (query plans, say; removed by hand), and if so where it is.
+    pub(crate) fn kept(&self) -> bool {
+        if std::env::var_os("WARDEN_BENCH_KEEP").is_none() {
+            return false;
+        }
+        match self {
+            Raw::Pg { schema, .. } => eprintln!("kept: PostgreSQL schema {schema}"),
+            Raw::Sqlite(path) => eprintln!("kept: {}", path.display()),
+        }
+        true
+    }
+
+    /// Drops the PostgreSQL schema unless [`Raw::kept`] (a SQLite file is
+    /// left in the temporary folder).
     pub(crate) async fn drop_schema(&self) -> anyhow::Result<()> {
+        if self.kept() {
+            return Ok(());
+        }
         if let Raw::Pg { url, schema } = self {
-            if std::env::var_os("WARDEN_BENCH_KEEP").is_some() {
-                eprintln!("kept PostgreSQL schema {schema}");
-                return Ok(());
-            }
             use sqlx::Connection;
             let mut c = sqlx::PgConnection::connect(url).await?;
             sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))

@@ -409,22 +409,12 @@ async fn measure(
             world_present = v["present"].as_i64().unwrap_or(0);
         }
     }
-    if std::env::var_os("WARDEN_BENCH_KEEP").is_some() {
-        // Kept for inspection (e.g. query plans); removed by hand.
-        match &raw {
-            Raw::Pg { schema, .. } => eprintln!("kept: PostgreSQL schema {schema}"),
-            Raw::Sqlite(path) => eprintln!("kept: {}", path.display()),
-        }
-    } else if let Raw::Pg { url, schema } = &raw {
-        // Clean up the schema of this run.
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(url).await?;
-        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .execute(&mut c)
-            .await?;
-    } else if let Raw::Sqlite(path) = &raw {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
+    if !raw.kept() {
+        raw.drop_schema().await?;
+        if let Raw::Sqlite(path) = &raw {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
     Ok(Measured {
