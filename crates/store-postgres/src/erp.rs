@@ -564,113 +564,210 @@ impl PgStore {
         tas: &[TravelAuthorisation],
         audit: &AuditContext,
     ) -> Result<Vec<TaResult>> {
-        if tas.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut seen = HashSet::new();
-        for (i, t) in tas.iter().enumerate() {
-            if !seen.insert(t.ta_number.as_str()) {
-                return Err(StoreError::Invalid {
-                    field: format!("[{i}].ta_number"),
-                    message: format!("TA {} appears twice in one batch", t.ta_number),
-                });
-            }
-        }
-        for _ in 0..TA_ATTEMPTS {
-            match self.tas_apply_once(agency, submitted_by, tas, audit).await {
-                Ok(r) => return Ok(r),
-                Err(TaFailure::Failed(e)) => return Err(e),
-                Err(TaFailure::Raced) => continue,
-            }
-        }
-        Err(StoreError::Conflict(
-            "the travel authorisations kept changing while being applied; nothing was changed"
-                .into(),
-        ))
+        apply_batch(&self.pool, agency, submitted_by, tas, audit).await
     }
 
-    async fn tas_apply_once(
+    pub(crate) async fn ta_load_begin(
         &self,
         agency: Uuid,
         submitted_by: Uuid,
-        tas: &[TravelAuthorisation],
+        mode: TaLoadMode,
         audit: &AuditContext,
-    ) -> std::result::Result<Vec<TaResult>, TaFailure> {
-        let now = audit.at;
-        let mut tx = self.begin().await?;
-        // The areas of the batch, share-locked in code order (as a submission
-        // does), then their modes read by a later statement, which sees a
-        // mode change committed while this one waited.
-        let codes: Vec<String> = tas
-            .iter()
-            .flat_map(|t| t.legs.iter().map(|l| l.area.as_str().to_string()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        sqlx::query(
-            "SELECT code FROM areas WHERE code = ANY($1) ORDER BY code COLLATE \"C\" FOR SHARE",
-        )
-        .bind(&codes)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(be)?;
-        let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
-        for r in sqlx::query("SELECT area_code, mode FROM area_modes WHERE area_code = ANY($1)")
-            .bind(&codes)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(be)?
-        {
-            modes.insert(
-                col(&r, "area_code")?,
-                ProcessingMode::parse(&col::<String>(&r, "mode")?).map_err(bad)?,
-            );
-        }
-        let mode_of = |a: &warden_domain::AreaCode| {
-            modes
-                .get(a.as_str())
-                .copied()
-                .unwrap_or(ProcessingMode::Automatic)
+    ) -> Result<Box<dyn TaLoad>> {
+        let whole = match mode {
+            TaLoadMode::Batches => None,
+            TaLoadMode::Whole => Some(self.begin().await?),
         };
+        Ok(Box::new(PgLoad {
+            pool: self.pool.clone(),
+            whole,
+            agency,
+            submitted_by,
+            audit: audit.clone(),
+        }))
+    }
 
-        // Stored TAs of the batch: number → (request id, digest).
-        let numbers: Vec<&str> = tas.iter().map(|t| t.ta_number.as_str()).collect();
-        let mut existing: HashMap<String, (Uuid, Option<String>)> = HashMap::new();
-        for r in sqlx::query(
+    pub(crate) async fn legs_count_estimate(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM legs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+/// Checks that no TA number repeats within one batch.
+fn distinct_numbers(tas: &[TravelAuthorisation]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, t) in tas.iter().enumerate() {
+        if !seen.insert(t.ta_number.as_str()) {
+            return Err(StoreError::Invalid {
+                field: format!("[{i}].ta_number"),
+                message: format!("TA {} appears twice in one batch", t.ta_number),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One batch of TAs in its own transaction, started again from fresh reads
+/// when a concurrent batch changed one of its TAs meanwhile.
+async fn apply_batch(
+    pool: &sqlx::PgPool,
+    agency: Uuid,
+    submitted_by: Uuid,
+    tas: &[TravelAuthorisation],
+    audit: &AuditContext,
+) -> Result<Vec<TaResult>> {
+    if tas.is_empty() {
+        return Ok(vec![]);
+    }
+    distinct_numbers(tas)?;
+    for _ in 0..TA_ATTEMPTS {
+        let mut tx = pool.begin().await.map_err(be)?;
+        match apply_in(&mut tx, agency, submitted_by, tas, audit).await {
+            Ok(r) => {
+                tx.commit().await.map_err(be)?;
+                return Ok(r);
+            }
+            Err(TaFailure::Failed(e)) => return Err(e),
+            Err(TaFailure::Raced) => continue,
+        }
+    }
+    Err(raced())
+}
+
+fn raced() -> StoreError {
+    StoreError::Conflict(
+        "the travel authorisations kept changing while being applied; nothing was changed".into(),
+    )
+}
+
+/// A load of TAs: a transaction per batch, or one for the whole load with
+/// a savepoint per batch (a batch that meets a concurrent change starts
+/// again from its savepoint).
+struct PgLoad {
+    pool: sqlx::PgPool,
+    whole: Option<Tx<'static>>,
+    agency: Uuid,
+    submitted_by: Uuid,
+    audit: AuditContext,
+}
+
+#[async_trait::async_trait]
+impl TaLoad for PgLoad {
+    async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>> {
+        let Some(tx) = self.whole.as_mut() else {
+            return apply_batch(&self.pool, self.agency, self.submitted_by, tas, &self.audit).await;
+        };
+        if tas.is_empty() {
+            return Ok(vec![]);
+        }
+        distinct_numbers(tas)?;
+        for _ in 0..TA_ATTEMPTS {
+            let mut sp = sqlx::Connection::begin(&mut **tx).await.map_err(be)?;
+            match apply_in(&mut sp, self.agency, self.submitted_by, tas, &self.audit).await {
+                Ok(r) => {
+                    sp.commit().await.map_err(be)?;
+                    return Ok(r);
+                }
+                Err(TaFailure::Failed(e)) => return Err(e),
+                Err(TaFailure::Raced) => sp.rollback().await.map_err(be)?,
+            }
+        }
+        Err(raced())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<()> {
+        if let Some(tx) = self.whole {
+            tx.commit().await.map_err(be)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies a batch of TAs in `tx` (a transaction or a savepoint).
+async fn apply_in(
+    tx: &mut Tx<'_>,
+    agency: Uuid,
+    submitted_by: Uuid,
+    tas: &[TravelAuthorisation],
+    audit: &AuditContext,
+) -> std::result::Result<Vec<TaResult>, TaFailure> {
+    let now = audit.at;
+    // The areas of the batch, share-locked in code order (as a submission
+    // does), then their modes read by a later statement, which sees a
+    // mode change committed while this one waited.
+    let codes: Vec<String> = tas
+        .iter()
+        .flat_map(|t| t.legs.iter().map(|l| l.area.as_str().to_string()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    sqlx::query(
+        "SELECT code FROM areas WHERE code = ANY($1) ORDER BY code COLLATE \"C\" FOR SHARE",
+    )
+    .bind(&codes)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(be)?;
+    let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
+    for r in sqlx::query("SELECT area_code, mode FROM area_modes WHERE area_code = ANY($1)")
+        .bind(&codes)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(be)?
+    {
+        modes.insert(
+            col(&r, "area_code")?,
+            ProcessingMode::parse(&col::<String>(&r, "mode")?).map_err(bad)?,
+        );
+    }
+    let mode_of = |a: &warden_domain::AreaCode| {
+        modes
+            .get(a.as_str())
+            .copied()
+            .unwrap_or(ProcessingMode::Automatic)
+    };
+
+    // Stored TAs of the batch: number → (request id, digest).
+    let numbers: Vec<&str> = tas.iter().map(|t| t.ta_number.as_str()).collect();
+    let mut existing: HashMap<String, (Uuid, Option<String>)> = HashMap::new();
+    for r in sqlx::query(
             "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = $1 AND ta_number = ANY($2)",
         )
         .bind(agency)
         .bind(&numbers)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(be)?
         {
             existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
         }
-        let digests: Vec<String> = tas.iter().map(content_digest).collect();
-        let changed: Vec<Uuid> = tas
-            .iter()
-            .zip(&digests)
-            .filter_map(|(t, d)| match existing.get(&t.ta_number) {
-                Some((_, Some(old))) if old == d => None,
-                Some((id, _)) => Some(*id),
-                None => None,
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+    let digests: Vec<String> = tas.iter().map(content_digest).collect();
+    let changed: Vec<Uuid> = tas
+        .iter()
+        .zip(&digests)
+        .filter_map(|(t, d)| match existing.get(&t.ta_number) {
+            Some((_, Some(old))) if old == d => None,
+            Some((id, _)) => Some(*id),
+            None => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
 
-        // The legs of the TAs that changed, locked (a decision in flight is
-        // waited for, and kept), then their request rows.
-        let mut old_legs: HashMap<Uuid, Vec<OldLeg>> = HashMap::new();
-        if !changed.is_empty() {
-            for r in sqlx::query(
+    // The legs of the TAs that changed, locked (a decision in flight is
+    // waited for, and kept), then their request rows.
+    let mut old_legs: HashMap<Uuid, Vec<OldLeg>> = HashMap::new();
+    if !changed.is_empty() {
+        for r in sqlx::query(
                 "SELECT request_id, seq, origin, destination, area_code, depart, arrive, kind, status, \
                  decided_by, decided_at, grounds, comment, answer, answered_at FROM legs \
                  WHERE request_id = ANY($1) ORDER BY request_id, seq FOR UPDATE",
             )
             .bind(&changed)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await
             .map_err(be)?
             {
@@ -679,136 +776,136 @@ impl PgStore {
                     .or_default()
                     .push(OldLeg::of(&r)?);
             }
-            // A fresh statement sees what a concurrent batch committed: if
-            // one of these TAs changed since it was read, the legs above may
-            // be stale, so start again.
-            let locked = sqlx::query(
-                "SELECT id, ta_digest FROM travel_requests WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            )
-            .bind(&changed)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(be)?;
-            let before: HashMap<Uuid, &Option<String>> =
-                existing.values().map(|(id, d)| (*id, d)).collect();
-            for r in &locked {
-                let id: Uuid = col(r, "id")?;
-                let d: Option<String> = col(r, "ta_digest")?;
-                if before.get(&id).is_none_or(|b| **b != d) {
-                    return Err(TaFailure::Raced);
-                }
-            }
-            if locked.len() != changed.len() {
+        // A fresh statement sees what a concurrent batch committed: if
+        // one of these TAs changed since it was read, the legs above may
+        // be stale, so start again.
+        let locked = sqlx::query(
+            "SELECT id, ta_digest FROM travel_requests WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&changed)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(be)?;
+        let before: HashMap<Uuid, &Option<String>> =
+            existing.values().map(|(id, d)| (*id, d)).collect();
+        for r in &locked {
+            let id: Uuid = col(r, "id")?;
+            let d: Option<String> = col(r, "ta_digest")?;
+            if before.get(&id).is_none_or(|b| **b != d) {
                 return Err(TaFailure::Raced);
             }
         }
+        if locked.len() != changed.len() {
+            return Err(TaFailure::Raced);
+        }
+    }
 
-        let mut results = Vec::with_capacity(tas.len());
-        let mut legs = LegColumns::default();
-        // Requests to create, and to update.
-        let mut new_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
-        let mut upd_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
-        for (t, digest) in tas.iter().zip(&digests) {
-            match existing.get(&t.ta_number) {
-                Some((id, Some(d))) if d == digest => results.push(TaResult {
-                    ta_number: t.ta_number.clone(),
-                    request: *id,
-                    outcome: TaOutcome::Unchanged,
-                }),
-                Some((id, _)) => {
-                    let old = old_legs.get(id).map(Vec::as_slice).unwrap_or_default();
-                    for (i, l) in t.legs.iter().enumerate() {
-                        let prev = old.get(i).filter(|o| o.same_as(l));
-                        let mode = mode_of(&l.area);
-                        let seq = i as i32 + 1;
-                        if t.cancelled {
-                            let kind = prev
-                                .map(|p| p.kind.as_str())
-                                .unwrap_or(mode.leg_kind().as_str());
-                            legs.push(
-                                *id,
-                                seq,
-                                l,
-                                kind,
-                                LegStatus::Cancelled.as_str(),
-                                prev.map(|p| &p.kept),
-                            )?;
-                        } else if let Some(p) = prev {
-                            legs.push(*id, seq, l, &p.kind, &p.status, Some(&p.kept))?;
-                        } else {
-                            legs.push(
-                                *id,
-                                seq,
-                                l,
-                                mode.leg_kind().as_str(),
-                                LegStatus::initial(mode).as_str(),
-                                None,
-                            )?;
-                        }
-                    }
-                    upd_req.push((*id, t, digest));
-                    results.push(TaResult {
-                        ta_number: t.ta_number.clone(),
-                        request: *id,
-                        outcome: if t.cancelled {
-                            TaOutcome::Cancelled
-                        } else {
-                            TaOutcome::Updated
-                        },
-                    });
-                }
-                None => {
-                    let id = Uuid::now_v7();
-                    for (i, l) in t.legs.iter().enumerate() {
-                        let mode = mode_of(&l.area);
-                        let status = if t.cancelled {
-                            LegStatus::Cancelled
-                        } else {
-                            LegStatus::initial(mode)
-                        };
+    let mut results = Vec::with_capacity(tas.len());
+    let mut legs = LegColumns::default();
+    // Requests to create, and to update.
+    let mut new_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
+    let mut upd_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
+    for (t, digest) in tas.iter().zip(&digests) {
+        match existing.get(&t.ta_number) {
+            Some((id, Some(d))) if d == digest => results.push(TaResult {
+                ta_number: t.ta_number.clone(),
+                request: *id,
+                outcome: TaOutcome::Unchanged,
+            }),
+            Some((id, _)) => {
+                let old = old_legs.get(id).map(Vec::as_slice).unwrap_or_default();
+                for (i, l) in t.legs.iter().enumerate() {
+                    let prev = old.get(i).filter(|o| o.same_as(l));
+                    let mode = mode_of(&l.area);
+                    let seq = i as i32 + 1;
+                    if t.cancelled {
+                        let kind = prev
+                            .map(|p| p.kind.as_str())
+                            .unwrap_or(mode.leg_kind().as_str());
                         legs.push(
-                            id,
-                            i as i32 + 1,
+                            *id,
+                            seq,
+                            l,
+                            kind,
+                            LegStatus::Cancelled.as_str(),
+                            prev.map(|p| &p.kept),
+                        )?;
+                    } else if let Some(p) = prev {
+                        legs.push(*id, seq, l, &p.kind, &p.status, Some(&p.kept))?;
+                    } else {
+                        legs.push(
+                            *id,
+                            seq,
                             l,
                             mode.leg_kind().as_str(),
-                            status.as_str(),
+                            LegStatus::initial(mode).as_str(),
                             None,
                         )?;
                     }
-                    new_req.push((id, t, digest));
-                    results.push(TaResult {
-                        ta_number: t.ta_number.clone(),
-                        request: id,
-                        outcome: if t.cancelled {
-                            TaOutcome::Cancelled
-                        } else {
-                            TaOutcome::Created
-                        },
-                    });
                 }
+                upd_req.push((*id, t, digest));
+                results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: *id,
+                    outcome: if t.cancelled {
+                        TaOutcome::Cancelled
+                    } else {
+                        TaOutcome::Updated
+                    },
+                });
+            }
+            None => {
+                let id = Uuid::now_v7();
+                for (i, l) in t.legs.iter().enumerate() {
+                    let mode = mode_of(&l.area);
+                    let status = if t.cancelled {
+                        LegStatus::Cancelled
+                    } else {
+                        LegStatus::initial(mode)
+                    };
+                    legs.push(
+                        id,
+                        i as i32 + 1,
+                        l,
+                        mode.leg_kind().as_str(),
+                        status.as_str(),
+                        None,
+                    )?;
+                }
+                new_req.push((id, t, digest));
+                results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: id,
+                    outcome: if t.cancelled {
+                        TaOutcome::Cancelled
+                    } else {
+                        TaOutcome::Created
+                    },
+                });
             }
         }
-        if !upd_req.is_empty() {
-            let ids: Vec<Uuid> = upd_req.iter().map(|(id, _, _)| *id).collect();
-            // Legs beyond the TA's new itinerary go; the others are
-            // rewritten in place below.
-            let counts: Vec<i32> = upd_req
-                .iter()
-                .map(|(_, t, _)| t.legs.len() as i32)
-                .collect();
-            sqlx::query(
-                "DELETE FROM legs l USING UNNEST($1::uuid[], $2::int4[]) AS x(request_id, n) \
+    }
+    if !upd_req.is_empty() {
+        let ids: Vec<Uuid> = upd_req.iter().map(|(id, _, _)| *id).collect();
+        // Legs beyond the TA's new itinerary go; the others are
+        // rewritten in place below.
+        let counts: Vec<i32> = upd_req
+            .iter()
+            .map(|(_, t, _)| t.legs.len() as i32)
+            .collect();
+        sqlx::query(
+            "DELETE FROM legs l USING UNNEST($1::uuid[], $2::int4[]) AS x(request_id, n) \
                  WHERE l.request_id = x.request_id AND l.seq > x.n",
-            )
-            .bind(&ids)
-            .bind(&counts)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?;
-            let travellers: Vec<Uuid> = upd_req.iter().map(|(_, t, _)| t.traveller).collect();
-            let purposes: Vec<&str> = upd_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
-            let digests: Vec<&str> = upd_req.iter().map(|(_, _, d)| *d).collect();
-            sqlx::query(
+        )
+        .bind(&ids)
+        .bind(&counts)
+        .execute(&mut **tx)
+        .await
+        .map_err(be)?;
+        let travellers: Vec<Uuid> = upd_req.iter().map(|(_, t, _)| t.traveller).collect();
+        let purposes: Vec<&str> = upd_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
+        let digests: Vec<&str> = upd_req.iter().map(|(_, _, d)| *d).collect();
+        sqlx::query(
                 "UPDATE travel_requests r SET traveller_id = x.traveller_id, purpose = x.purpose, \
                  ta_digest = x.digest, updated_at = $5 \
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS x(id, traveller_id, purpose, digest) \
@@ -819,20 +916,20 @@ impl PgStore {
             .bind(&purposes)
             .bind(&digests)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(be)?;
-        }
-        if !new_req.is_empty() {
-            let ids: Vec<Uuid> = new_req.iter().map(|(id, _, _)| *id).collect();
-            let travellers: Vec<Uuid> = new_req.iter().map(|(_, t, _)| t.traveller).collect();
-            let purposes: Vec<&str> = new_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
-            let numbers: Vec<&str> = new_req
-                .iter()
-                .map(|(_, t, _)| t.ta_number.as_str())
-                .collect();
-            let digests: Vec<&str> = new_req.iter().map(|(_, _, d)| *d).collect();
-            let inserted = sqlx::query(
+    }
+    if !new_req.is_empty() {
+        let ids: Vec<Uuid> = new_req.iter().map(|(id, _, _)| *id).collect();
+        let travellers: Vec<Uuid> = new_req.iter().map(|(_, t, _)| t.traveller).collect();
+        let purposes: Vec<&str> = new_req.iter().map(|(_, t, _)| t.purpose.as_str()).collect();
+        let numbers: Vec<&str> = new_req
+            .iter()
+            .map(|(_, t, _)| t.ta_number.as_str())
+            .collect();
+        let digests: Vec<&str> = new_req.iter().map(|(_, _, d)| *d).collect();
+        let inserted = sqlx::query(
                 "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, ta_digest, \
                  created_at, updated_at) \
                  SELECT x.id, x.traveller_id, $6, x.purpose, x.ta_number, $7, x.digest, $8, $8 \
@@ -847,34 +944,32 @@ impl PgStore {
             .bind(submitted_by)
             .bind(agency)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await;
-            match inserted {
-                // A concurrent batch created one of these TAs first: this
-                // batch now updates it instead.
-                Err(e) if ta_index_violation(&e) => return Err(TaFailure::Raced),
-                Err(e) => return Err(be(e).into()),
-                Ok(_) => {}
-            }
+        match inserted {
+            // A concurrent batch created one of these TAs first: this
+            // batch now updates it instead.
+            Err(e) if ta_index_violation(&e) => return Err(TaFailure::Raced),
+            Err(e) => return Err(be(e).into()),
+            Ok(_) => {}
         }
-        legs.upsert(&mut tx).await?;
-        let changed: Vec<(&str, &str)> = results
-            .iter()
-            .filter(|r| r.outcome != TaOutcome::Unchanged)
-            .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
-            .collect();
-        if !changed.is_empty() {
-            audit_tx(
-                &mut tx,
-                audit,
-                "travel_authorisations.apply",
-                &format!("agency:{agency}"),
-                json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
-                       "unchanged": results.len() - changed.len()}),
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(be)?;
-        Ok(results)
     }
+    legs.upsert(tx).await?;
+    let changed: Vec<(&str, &str)> = results
+        .iter()
+        .filter(|r| r.outcome != TaOutcome::Unchanged)
+        .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
+        .collect();
+    if !changed.is_empty() {
+        audit_tx(
+            tx,
+            audit,
+            "travel_authorisations.apply",
+            &format!("agency:{agency}"),
+            json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
+                       "unchanged": results.len() - changed.len()}),
+        )
+        .await?;
+    }
+    Ok(results)
 }

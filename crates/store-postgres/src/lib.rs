@@ -1336,6 +1336,20 @@ impl Store for PgStore {
         self.tas_apply(agency, submitted_by, tas, audit).await
     }
 
+    async fn begin_ta_load(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        mode: TaLoadMode,
+        audit: &AuditContext,
+    ) -> Result<Box<dyn TaLoad>> {
+        self.ta_load_begin(agency, submitted_by, mode, audit).await
+    }
+
+    async fn legs_stored(&self) -> Result<u64> {
+        self.legs_count_estimate().await
+    }
+
     async fn publish_airline_list(
         &self,
         month: chrono::NaiveDate,

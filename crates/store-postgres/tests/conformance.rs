@@ -1237,6 +1237,23 @@ async fn stays_written_by_batches_are_exact() {
     let schemas = Schemas::default();
     let s = fresh_in(schemas.clone()).await;
     warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    assert_stays_exact(&s).await;
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// The same through whole loads (one transaction, a savepoint per batch).
+#[tokio::test]
+async fn stays_written_by_whole_loads_are_exact() {
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_after_whole_loads(&s).await;
+    assert_stays_exact(&s).await;
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+async fn assert_stays_exact(s: &PgStore) {
     let (rows, wrong, live): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE p.until IS DISTINCT FROM
              (SELECT min(q.depart) FROM presence_legs q
@@ -1249,6 +1266,4 @@ async fn stays_written_by_batches_are_exact() {
     .unwrap();
     assert!(rows > 100, "{rows} stays");
     assert_eq!((wrong, rows), (0, live));
-    s.pool().close().await;
-    schemas.drop_all().await;
 }

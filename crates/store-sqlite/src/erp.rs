@@ -332,92 +332,306 @@ impl SqliteStore {
         tas: &[TravelAuthorisation],
         audit: &AuditContext,
     ) -> Result<Vec<TaResult>> {
-        if tas.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut seen = HashSet::new();
-        for (i, t) in tas.iter().enumerate() {
-            if !seen.insert(t.ta_number.as_str()) {
-                return Err(StoreError::Invalid {
-                    field: format!("[{i}].ta_number"),
-                    message: format!("TA {} appears twice in one batch", t.ta_number),
-                });
-            }
-        }
-        let now = ts(&audit.at);
-        let agency_s = agency.to_string();
-        let mut tx = self.begin().await?;
-        // Stored TAs of the batch: number → (request id, digest).
-        let mut existing: HashMap<String, (String, Option<String>)> = HashMap::new();
-        for chunk in tas.chunks(ROWS_PER_INSERT * 10) {
-            let mut b = QueryBuilder::<Sqlite>::new(
-                "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = ",
-            );
-            b.push_bind(&agency_s).push(" AND ta_number IN (");
-            let mut sep = b.separated(", ");
-            for t in chunk {
-                sep.push_bind(&t.ta_number);
-            }
-            b.push(")");
-            for r in b.build().fetch_all(&mut *tx).await.map_err(be)? {
-                existing.insert(r.get("ta_number"), (r.get("id"), r.get("ta_digest")));
-            }
-        }
-        // Processing modes of the areas of the batch, read in this transaction.
-        let areas: HashSet<&str> = tas
-            .iter()
-            .flat_map(|t| t.legs.iter().map(|l| l.area.as_str()))
-            .collect();
-        let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
-        let areas: Vec<&str> = areas.into_iter().collect();
-        for chunk in areas.chunks(ROWS_PER_INSERT * 10) {
-            let mut b = QueryBuilder::<Sqlite>::new(
-                "SELECT area_code, mode FROM area_modes WHERE area_code IN (",
-            );
-            let mut sep = b.separated(", ");
-            for a in chunk {
-                sep.push_bind(*a);
-            }
-            b.push(")");
-            for r in b.build().fetch_all(&mut *tx).await.map_err(be)? {
-                modes.insert(
-                    r.get("area_code"),
-                    ProcessingMode::parse(r.get("mode")).map_err(bad)?,
-                );
-            }
-        }
-        let mode_of = |a: &AreaCode| {
-            modes
-                .get(a.as_str())
-                .copied()
-                .unwrap_or(ProcessingMode::Automatic)
-        };
+        apply_batch(&self.writer, agency, submitted_by, tas, audit).await
+    }
 
-        let mut results = Vec::with_capacity(tas.len());
-        let mut new_requests: Vec<(Uuid, &TravelAuthorisation, String)> = vec![];
-        // (request id, seq, leg, status, kept decision columns from the old leg)
-        let mut new_legs: Vec<LegRow> = vec![];
-        for t in tas {
-            let digest = ta_digest(t);
-            match existing.get(&t.ta_number) {
-                Some((id, Some(d))) if *d == digest => results.push(TaResult {
-                    ta_number: t.ta_number.clone(),
-                    request: uuid(id)?,
-                    outcome: TaOutcome::Unchanged,
-                }),
-                Some((id, _)) => {
-                    let old: Vec<sqlx::sqlite::SqliteRow> =
-                        sqlx::query("SELECT * FROM legs WHERE request_id = ? ORDER BY seq")
-                            .bind(id)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(be)?;
-                    sqlx::query("DELETE FROM legs WHERE request_id = ?")
+    pub(crate) async fn ta_load_begin(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        mode: TaLoadMode,
+        audit: &AuditContext,
+    ) -> Result<Box<dyn TaLoad>> {
+        if mode == TaLoadMode::Batches {
+            return Ok(Box::new(BatchedLoad {
+                writer: self.writer.clone(),
+                agency,
+                submitted_by,
+                audit: audit.clone(),
+            }));
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(be)?;
+        let first = defer_stays(&mut tx).await?;
+        Ok(Box::new(WholeLoad {
+            tx,
+            first,
+            written: 0,
+            set_aside: None,
+            agency,
+            submitted_by,
+            audit: audit.clone(),
+        }))
+    }
+
+    pub(crate) async fn legs_count_estimate(&self) -> Result<u64> {
+        // Legs are never renumbered: the last rowid bounds the count.
+        let n: i64 = sqlx::query_scalar("SELECT coalesce(max(rowid), 0) FROM legs")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(be)?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+/// One batch of TAs in its own transaction.
+async fn apply_batch(
+    writer: &sqlx::SqlitePool,
+    agency: Uuid,
+    submitted_by: Uuid,
+    tas: &[TravelAuthorisation],
+    audit: &AuditContext,
+) -> Result<Vec<TaResult>> {
+    if tas.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(be)?;
+    let mut deferred = None;
+    let results = apply_tas(&mut tx, &mut deferred, agency, submitted_by, tas, audit).await?;
+    if let Some(first) = deferred {
+        write_stays(&mut tx, first).await?;
+    }
+    tx.commit().await.map_err(be)?;
+    Ok(results)
+}
+
+/// A load in one transaction per batch.
+struct BatchedLoad {
+    writer: sqlx::SqlitePool,
+    agency: Uuid,
+    submitted_by: Uuid,
+    audit: AuditContext,
+}
+
+#[async_trait::async_trait]
+impl TaLoad for BatchedLoad {
+    async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>> {
+        apply_batch(
+            &self.writer,
+            self.agency,
+            self.submitted_by,
+            tas,
+            &self.audit,
+        )
+        .await
+    }
+
+    async fn finish(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A load in one transaction, its stays written at `finish`. Once it has
+/// written as many legs as a quarter of those stored before it (at once
+/// for a first load), it sets aside the indexes it does not read and
+/// rebuilds them at `finish`: rebuilding is then cheaper than writing each
+/// leg into them. Dropped unfinished, the transaction rolls back and the
+/// indexes are as before.
+struct WholeLoad {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    /// The last leg stored before the load (legs are numbered in order).
+    first: i64,
+    /// Legs written by the load so far.
+    written: u64,
+    /// The indexes set aside, with the statements that create them.
+    set_aside: Option<Vec<(String, String)>>,
+    agency: Uuid,
+    submitted_by: Uuid,
+    audit: AuditContext,
+}
+
+#[async_trait::async_trait]
+impl TaLoad for WholeLoad {
+    async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>> {
+        let mut deferred = Some(self.first);
+        let results = apply_tas(
+            &mut self.tx,
+            &mut deferred,
+            self.agency,
+            self.submitted_by,
+            tas,
+            &self.audit,
+        )
+        .await?;
+        self.written += tas
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.outcome != TaOutcome::Unchanged)
+            .map(|(t, _)| t.legs.len() as u64)
+            .sum::<u64>();
+        if self.set_aside.is_none() && self.written * 4 >= self.first as u64 && self.written > 0 {
+            self.set_aside = Some(set_indexes_aside(&mut self.tx).await?);
+        }
+        Ok(results)
+    }
+
+    async fn finish(self: Box<Self>) -> Result<()> {
+        let WholeLoad {
+            mut tx,
+            first,
+            set_aside,
+            ..
+        } = *self;
+        write_stays(&mut tx, first).await?;
+        for (_, sql) in set_aside.iter().flatten() {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(be)?;
+        }
+        tx.commit().await.map_err(be)?;
+        Ok(())
+    }
+}
+
+/// Drops the indexes of the trip tables that a load does not read, and
+/// returns their names and statements. Those it reads stay: the tables and
+/// their primary keys, and TA numbers.
+async fn set_indexes_aside(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+) -> Result<Vec<(String, String)>> {
+    let set_aside: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master
+          WHERE type = 'index' AND sql IS NOT NULL AND name <> 'travel_requests_ta'
+            AND tbl_name IN ('travel_requests', 'legs', 'presence_legs')
+          ORDER BY name",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(be)?;
+    for (name, _) in &set_aside {
+        sqlx::query(&format!("DROP INDEX \"{name}\""))
+            .execute(&mut **tx)
+            .await
+            .map_err(be)?;
+    }
+    Ok(set_aside)
+}
+
+/// Sets the row triggers of the stays aside for the rest of the transaction
+/// (migrations 0011 and 0012); `write_stays` with the rowid returned writes
+/// the stays of the legs inserted from now on, and puts the triggers back.
+async fn defer_stays(tx: &mut sqlx::Transaction<'_, Sqlite>) -> Result<i64> {
+    let first = sqlx::query_scalar::<_, i64>("SELECT coalesce(max(rowid), 0) FROM legs")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(be)?;
+    sqlx::query("INSERT OR IGNORE INTO presence_deferred (id) VALUES (1)")
+        .execute(&mut **tx)
+        .await
+        .map_err(be)?;
+    Ok(first)
+}
+
+/// Applies a batch of TAs in `tx`. Before its first write it defers the
+/// stays (`defer_stays`) unless `deferred` already holds where they start;
+/// the caller then writes them (`write_stays`).
+async fn apply_tas(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    deferred: &mut Option<i64>,
+    agency: Uuid,
+    submitted_by: Uuid,
+    tas: &[TravelAuthorisation],
+    audit: &AuditContext,
+) -> Result<Vec<TaResult>> {
+    if tas.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut seen = HashSet::new();
+    for (i, t) in tas.iter().enumerate() {
+        if !seen.insert(t.ta_number.as_str()) {
+            return Err(StoreError::Invalid {
+                field: format!("[{i}].ta_number"),
+                message: format!("TA {} appears twice in one batch", t.ta_number),
+            });
+        }
+    }
+    let now = ts(&audit.at);
+    let agency_s = agency.to_string();
+    // Stored TAs of the batch: number → (request id, digest).
+    let mut existing: HashMap<String, (String, Option<String>)> = HashMap::new();
+    for chunk in tas.chunks(ROWS_PER_INSERT * 10) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = ",
+        );
+        b.push_bind(&agency_s).push(" AND ta_number IN (");
+        let mut sep = b.separated(", ");
+        for t in chunk {
+            sep.push_bind(&t.ta_number);
+        }
+        b.push(")");
+        for r in b.build().fetch_all(&mut **tx).await.map_err(be)? {
+            existing.insert(r.get("ta_number"), (r.get("id"), r.get("ta_digest")));
+        }
+    }
+    // Processing modes of the areas of the batch, read in this transaction.
+    let areas: HashSet<&str> = tas
+        .iter()
+        .flat_map(|t| t.legs.iter().map(|l| l.area.as_str()))
+        .collect();
+    let mut modes: HashMap<String, ProcessingMode> = HashMap::new();
+    let areas: Vec<&str> = areas.into_iter().collect();
+    for chunk in areas.chunks(ROWS_PER_INSERT * 10) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT area_code, mode FROM area_modes WHERE area_code IN (",
+        );
+        let mut sep = b.separated(", ");
+        for a in chunk {
+            sep.push_bind(*a);
+        }
+        b.push(")");
+        for r in b.build().fetch_all(&mut **tx).await.map_err(be)? {
+            modes.insert(
+                r.get("area_code"),
+                ProcessingMode::parse(r.get("mode")).map_err(bad)?,
+            );
+        }
+    }
+    let mode_of = |a: &AreaCode| {
+        modes
+            .get(a.as_str())
+            .copied()
+            .unwrap_or(ProcessingMode::Automatic)
+    };
+
+    let mut results = Vec::with_capacity(tas.len());
+    let mut new_requests: Vec<(Uuid, &TravelAuthorisation, String)> = vec![];
+    // (request id, seq, leg, status, kept decision columns from the old leg)
+    let mut new_legs: Vec<LegRow> = vec![];
+    for t in tas {
+        let digest = ta_digest(t);
+        match existing.get(&t.ta_number) {
+            Some((id, Some(d))) if *d == digest => results.push(TaResult {
+                ta_number: t.ta_number.clone(),
+                request: uuid(id)?,
+                outcome: TaOutcome::Unchanged,
+            }),
+            Some((id, _)) => {
+                if deferred.is_none() {
+                    *deferred = Some(defer_stays(tx).await?);
+                }
+                let old: Vec<sqlx::sqlite::SqliteRow> =
+                    sqlx::query("SELECT * FROM legs WHERE request_id = ? ORDER BY seq")
                         .bind(id)
-                        .execute(&mut *tx)
+                        .fetch_all(&mut **tx)
                         .await
                         .map_err(be)?;
-                    sqlx::query(
+                // Its stays go first, by the old traveller (the
+                // table's key; the triggers stand aside, migration 0012).
+                sqlx::query(
+                    "DELETE FROM presence_legs WHERE request_id = ?1 AND traveller_id = \
+                         (SELECT traveller_id FROM travel_requests WHERE id = ?1)",
+                )
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(be)?;
+                sqlx::query("DELETE FROM legs WHERE request_id = ?")
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(be)?;
+                sqlx::query(
                         "UPDATE travel_requests SET traveller_id = ?, purpose = ?, ta_digest = ?, updated_at = ? WHERE id = ?",
                     )
                     .bind(t.traveller.to_string())
@@ -425,156 +639,141 @@ impl SqliteStore {
                     .bind(&digest)
                     .bind(&now)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(be)?;
-                    for (i, l) in t.legs.iter().enumerate() {
-                        let prev = old.get(i).filter(|o| same_leg(o, l));
-                        let mode = mode_of(&l.area);
-                        let (kind, status, keep) = if t.cancelled {
-                            (
-                                prev.map(|p| p.get::<String, _>("kind"))
-                                    .unwrap_or_else(|| mode.leg_kind().as_str().into()),
-                                LegStatus::Cancelled.as_str().to_string(),
-                                prev.map(Kept::of),
-                            )
-                        } else if let Some(p) = prev {
-                            (p.get("kind"), p.get("status"), Some(Kept::of(p)))
-                        } else {
-                            (
-                                mode.leg_kind().as_str().into(),
-                                LegStatus::initial(mode).as_str().into(),
-                                None,
-                            )
-                        };
-                        new_legs.push((id.clone(), i as i64 + 1, l, kind, status, keep));
-                    }
-                    results.push(TaResult {
-                        ta_number: t.ta_number.clone(),
-                        request: uuid(id)?,
-                        outcome: if t.cancelled {
-                            TaOutcome::Cancelled
-                        } else {
-                            TaOutcome::Updated
-                        },
-                    });
-                }
-                None => {
-                    let id = Uuid::now_v7();
-                    for (i, l) in t.legs.iter().enumerate() {
-                        let mode = mode_of(&l.area);
-                        let status = if t.cancelled {
-                            LegStatus::Cancelled
-                        } else {
-                            LegStatus::initial(mode)
-                        };
-                        new_legs.push((
-                            id.to_string(),
-                            i as i64 + 1,
-                            l,
+                for (i, l) in t.legs.iter().enumerate() {
+                    let prev = old.get(i).filter(|o| same_leg(o, l));
+                    let mode = mode_of(&l.area);
+                    let (kind, status, keep) = if t.cancelled {
+                        (
+                            prev.map(|p| p.get::<String, _>("kind"))
+                                .unwrap_or_else(|| mode.leg_kind().as_str().into()),
+                            LegStatus::Cancelled.as_str().to_string(),
+                            prev.map(Kept::of),
+                        )
+                    } else if let Some(p) = prev {
+                        (p.get("kind"), p.get("status"), Some(Kept::of(p)))
+                    } else {
+                        (
                             mode.leg_kind().as_str().into(),
-                            status.as_str().into(),
+                            LegStatus::initial(mode).as_str().into(),
                             None,
-                        ));
-                    }
-                    results.push(TaResult {
-                        ta_number: t.ta_number.clone(),
-                        request: id,
-                        outcome: if t.cancelled {
-                            TaOutcome::Cancelled
-                        } else {
-                            TaOutcome::Created
-                        },
-                    });
-                    new_requests.push((id, t, digest));
+                        )
+                    };
+                    new_legs.push((id.clone(), i as i64 + 1, l, kind, status, keep));
                 }
+                results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: uuid(id)?,
+                    outcome: if t.cancelled {
+                        TaOutcome::Cancelled
+                    } else {
+                        TaOutcome::Updated
+                    },
+                });
+            }
+            None => {
+                let id = Uuid::now_v7();
+                for (i, l) in t.legs.iter().enumerate() {
+                    let mode = mode_of(&l.area);
+                    let status = if t.cancelled {
+                        LegStatus::Cancelled
+                    } else {
+                        LegStatus::initial(mode)
+                    };
+                    new_legs.push((
+                        id.to_string(),
+                        i as i64 + 1,
+                        l,
+                        mode.leg_kind().as_str().into(),
+                        status.as_str().into(),
+                        None,
+                    ));
+                }
+                results.push(TaResult {
+                    ta_number: t.ta_number.clone(),
+                    request: id,
+                    outcome: if t.cancelled {
+                        TaOutcome::Cancelled
+                    } else {
+                        TaOutcome::Created
+                    },
+                });
+                new_requests.push((id, t, digest));
             }
         }
-        for chunk in new_requests.chunks(ROWS_PER_INSERT) {
-            let mut b = QueryBuilder::<Sqlite>::new(
+    }
+    for chunk in new_requests.chunks(ROWS_PER_INSERT) {
+        let mut b = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, ta_number, agency_id, ta_digest, created_at, updated_at) ",
             );
-            b.push_values(chunk, |mut q, (id, t, digest)| {
-                q.push_bind(id.to_string())
-                    .push_bind(t.traveller.to_string())
-                    .push_bind(submitted_by.to_string())
-                    .push_bind(t.purpose.as_str())
-                    .push_bind(&t.ta_number)
-                    .push_bind(&agency_s)
-                    .push_bind(digest)
-                    .push_bind(&now)
-                    .push_bind(&now);
-            });
-            b.build().execute(&mut *tx).await.map_err(be)?;
-        }
-        // The legs' stays are written set-wise below (migration 0011), not
-        // by the row triggers: the legs after the last one stored now.
-        let mut first_leg = None;
-        if !new_legs.is_empty() {
-            first_leg = Some(
-                sqlx::query_scalar::<_, i64>("SELECT coalesce(max(rowid), 0) FROM legs")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(be)?,
-            );
-            sqlx::query("INSERT INTO presence_deferred (id) VALUES (1)")
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?;
-        }
-        for chunk in new_legs.chunks(ROWS_PER_INSERT) {
-            let mut b = QueryBuilder::<Sqlite>::new(
+        b.push_values(chunk, |mut q, (id, t, digest)| {
+            q.push_bind(id.to_string())
+                .push_bind(t.traveller.to_string())
+                .push_bind(submitted_by.to_string())
+                .push_bind(t.purpose.as_str())
+                .push_bind(&t.ta_number)
+                .push_bind(&agency_s)
+                .push_bind(digest)
+                .push_bind(&now)
+                .push_bind(&now);
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
+    }
+    // The legs' stays are written set-wise by the caller (migration
+    // 0011), not by the row triggers.
+    if !new_legs.is_empty() && deferred.is_none() {
+        *deferred = Some(defer_stays(tx).await?);
+    }
+    for chunk in new_legs.chunks(ROWS_PER_INSERT) {
+        let mut b = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
                  carrier, kind, status, decided_by, decided_at, grounds, comment, answer, answered_at) ",
             );
-            b.push_values(chunk, |mut q, (id, seq, l, kind, status, keep)| {
-                q.push_bind(id.as_str())
-                    .push_bind(*seq)
-                    .push_bind(&l.origin)
-                    .push_bind(&l.destination)
-                    .push_bind(l.area.as_str())
-                    .push_bind(ts(&l.depart))
-                    .push_bind(ts(&l.arrive))
-                    .push_bind(&l.depart_tz)
-                    .push_bind(&l.arrive_tz)
-                    .push_bind(l.carrier.as_ref().map(|c| c.as_str().to_string()))
-                    .push_bind(kind.as_str())
-                    .push_bind(status.as_str())
-                    .push_bind(keep.as_ref().and_then(|k| k.decided_by.clone()))
-                    .push_bind(keep.as_ref().and_then(|k| k.decided_at.clone()))
-                    .push_bind(
-                        keep.as_ref()
-                            .map(|k| k.grounds.clone())
-                            .unwrap_or_else(|| "[]".into()),
-                    )
-                    .push_bind(keep.as_ref().map(|k| k.comment.clone()).unwrap_or_default())
-                    .push_bind(keep.as_ref().map(|k| k.answer.clone()).unwrap_or_default())
-                    .push_bind(keep.as_ref().and_then(|k| k.answered_at.clone()));
-            });
-            b.build().execute(&mut *tx).await.map_err(be)?;
-        }
-        if let Some(first) = first_leg {
-            write_stays(&mut tx, first).await?;
-        }
-        let changed: Vec<(&str, &str)> = results
-            .iter()
-            .filter(|r| r.outcome != TaOutcome::Unchanged)
-            .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
-            .collect();
-        if !changed.is_empty() {
-            audit_tx(
-                &mut tx,
-                audit,
-                "travel_authorisations.apply",
-                &format!("agency:{agency}"),
-                json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
-                       "unchanged": results.len() - changed.len()}),
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(be)?;
-        Ok(results)
+        b.push_values(chunk, |mut q, (id, seq, l, kind, status, keep)| {
+            q.push_bind(id.as_str())
+                .push_bind(*seq)
+                .push_bind(&l.origin)
+                .push_bind(&l.destination)
+                .push_bind(l.area.as_str())
+                .push_bind(ts(&l.depart))
+                .push_bind(ts(&l.arrive))
+                .push_bind(&l.depart_tz)
+                .push_bind(&l.arrive_tz)
+                .push_bind(l.carrier.as_ref().map(|c| c.as_str().to_string()))
+                .push_bind(kind.as_str())
+                .push_bind(status.as_str())
+                .push_bind(keep.as_ref().and_then(|k| k.decided_by.clone()))
+                .push_bind(keep.as_ref().and_then(|k| k.decided_at.clone()))
+                .push_bind(
+                    keep.as_ref()
+                        .map(|k| k.grounds.clone())
+                        .unwrap_or_else(|| "[]".into()),
+                )
+                .push_bind(keep.as_ref().map(|k| k.comment.clone()).unwrap_or_default())
+                .push_bind(keep.as_ref().map(|k| k.answer.clone()).unwrap_or_default())
+                .push_bind(keep.as_ref().and_then(|k| k.answered_at.clone()));
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
     }
+    let changed: Vec<(&str, &str)> = results
+        .iter()
+        .filter(|r| r.outcome != TaOutcome::Unchanged)
+        .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
+        .collect();
+    if !changed.is_empty() {
+        audit_tx(
+            tx,
+            audit,
+            "travel_authorisations.apply",
+            &format!("agency:{agency}"),
+            json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
+                       "unchanged": results.len() - changed.len()}),
+        )
+        .await?;
+    }
+    Ok(results)
 }
 
 /// Writes the stays of the legs inserted after rowid `first` while
@@ -600,7 +799,8 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
         "INSERT INTO temp.presence_batch
          SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code
            FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
-          WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')",
+          WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')
+          ORDER BY 1, 2, 3, 4, 5",
     )
     .bind(first)
     .execute(&mut **tx)

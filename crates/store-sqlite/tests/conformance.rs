@@ -48,15 +48,10 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
     assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, Some(2));
 }
 
-/// Travel authorisations applied in batches (their stays written set-wise,
-/// migration 0011) among trips written one by one, changed, cancelled and
-/// handed to other travellers: every stay ends exactly where its
-/// traveller's next live leg departs, and the batches left nothing behind
-/// in `presence_deferred`.
-#[tokio::test]
-async fn stays_written_by_batches_are_exact() {
-    let s = fresh().await;
-    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+/// Every stay ends exactly where its traveller's next live leg departs,
+/// every live leg has its stay, `presence_deferred` is empty, and the
+/// trip tables have the indexes of a fresh database.
+async fn assert_stays_exact(s: &SqliteStore) {
     let (rows, wrong): (i64, i64) = sqlx::query_as(
         "SELECT count(*), coalesce(sum(p.until IS NOT
              (SELECT min(q.depart) FROM presence_legs q
@@ -79,4 +74,39 @@ async fn stays_written_by_batches_are_exact() {
         .await
         .unwrap();
     assert_eq!(deferred, 0);
+    let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name";
+    let got: Vec<(String, Option<String>)> = sqlx::query_as(indexes)
+        .fetch_all(s.writer_pool())
+        .await
+        .unwrap();
+    let want: Vec<(String, Option<String>)> = sqlx::query_as(indexes)
+        .fetch_all(fresh().await.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(got, want);
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(s.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+/// Travel authorisations applied in batches (their stays written set-wise,
+/// migration 0011) among trips written one by one, changed, cancelled and
+/// handed to other travellers: the stays are exact.
+#[tokio::test]
+async fn stays_written_by_batches_are_exact() {
+    let s = fresh().await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    assert_stays_exact(&s).await;
+}
+
+/// The same through whole loads, which set the indexes aside and rebuild
+/// them (a first load at once, later ones once large enough): the stays
+/// are exact and the indexes as in a fresh database.
+#[tokio::test]
+async fn stays_written_by_whole_loads_are_exact() {
+    let s = fresh().await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_after_whole_loads(&s).await;
+    assert_stays_exact(&s).await;
 }

@@ -49,6 +49,29 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How a load of travel authorisations is written (`Store::begin_ta_load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaLoadMode {
+    /// One transaction per batch: each batch is durable and visible once
+    /// applied, and other writers go between batches.
+    Batches,
+    /// One transaction for the whole load, for a first load or one that is
+    /// large against what is stored. The store may set aside the indexes
+    /// the load does not read and rebuild them once at the end (SQLite
+    /// does); other writers wait until the load ends.
+    Whole,
+}
+
+/// A load of travel authorisations in progress (`Store::begin_ta_load`).
+/// Dropped without `finish`, a whole load leaves nothing behind.
+#[async_trait]
+pub trait TaLoad: Send {
+    /// Applies the next batch (TA numbers must not repeat within the load).
+    async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>>;
+    /// Ends the load; a whole load commits here.
+    async fn finish(self: Box<Self>) -> Result<()>;
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -247,6 +270,21 @@ pub trait Store: Send + Sync + 'static {
         tas: &[TravelAuthorisation],
         audit: &AuditContext,
     ) -> Result<Vec<TaResult>>;
+    /// Starts a load of TAs from one file, applied batch by batch in the
+    /// file's order, each batch as `apply_travel_authorisations` applies it.
+    /// With `TaLoadMode::Whole` the load is one transaction, durable and
+    /// visible at `TaLoad::finish` and not before.
+    async fn begin_ta_load(
+        &self,
+        agency: Uuid,
+        submitted_by: Uuid,
+        mode: TaLoadMode,
+        audit: &AuditContext,
+    ) -> Result<Box<dyn TaLoad>>;
+    /// How many legs are stored, all agencies together, or a bound above
+    /// that is cheaper to read (SQLite: the last leg's number): what a load
+    /// is measured against.
+    async fn legs_stored(&self) -> Result<u64>;
 
     // ---- approved airlines ----
     /// Publishes (or republishes) the list for a month.

@@ -134,6 +134,7 @@ where
     profiles_import_idempotently(&fresh().await).await;
     own_contacts_are_corrected(&fresh().await).await;
     travel_authorisations_create_update_cancel(&fresh().await).await;
+    travel_authorisation_loads(&fresh().await).await;
     returned_legs_are_answered(&fresh().await).await;
     approved_airline_lists(&fresh().await).await;
     notifications_and_email_outbox(&fresh().await).await;
@@ -1614,6 +1615,113 @@ pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
         .await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// Loads of TAs (`begin_ta_load`): a whole load is seen by nobody until
+/// it finishes, and one abandoned (dropped, or after a batch fails) leaves
+/// nothing behind; a load by batches keeps each batch as it is applied.
+pub async fn travel_authorisation_loads(s: &dyn Store) {
+    seed_geo(s).await;
+    let ag = s
+        .create_agency(
+            &NewAgency {
+                code: "UNDP".into(),
+                name: "UNDP".into(),
+            },
+            &sys(),
+        )
+        .await
+        .unwrap();
+    let erp = user(s, "erp", vec![(Role::AgencyFocalPoint, "global")]).await;
+    s.import_profiles(&[profile(ag.id, "7", "Traveller Seven")], &sys())
+        .await
+        .unwrap();
+    let t = s.profile_users(ag.id, &["7".into()]).await.unwrap()["7"];
+    let now = now_micros();
+    let ta = |n: usize, traveller: Uuid| TravelAuthorisation {
+        ta_number: format!("TA-{n}"),
+        traveller,
+        purpose: TripPurpose::Official,
+        cancelled: false,
+        legs: vec![NewLeg {
+            depart: now + chrono::Duration::days(n as i64),
+            arrive: now + chrono::Duration::days(n as i64) + chrono::Duration::hours(3),
+            ..leg("AF-KAB", 1)
+        }],
+    };
+    let trips = || async {
+        s.list_travel_requests(
+            t,
+            &PageRequest {
+                limit: 100,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap()
+        .total
+    };
+    assert_eq!(s.legs_stored().await.unwrap(), 0);
+    let audit = s.list_audit(&AuditQuery::default()).await.unwrap().total;
+
+    // Dropped unfinished: nothing.
+    let mut load = s
+        .begin_ta_load(ag.id, erp.id, TaLoadMode::Whole, &sys())
+        .await
+        .unwrap();
+    let r = load.apply(&[ta(1, t), ta(2, t)]).await.unwrap();
+    assert!(r.iter().all(|x| x.outcome == TaOutcome::Created));
+    drop(load);
+    assert_eq!(trips().await, 0);
+
+    // A batch that fails (an unknown traveller) ends the load: nothing.
+    let mut load = s
+        .begin_ta_load(ag.id, erp.id, TaLoadMode::Whole, &sys())
+        .await
+        .unwrap();
+    load.apply(&[ta(1, t), ta(2, t)]).await.unwrap();
+    assert!(load.apply(&[ta(3, Uuid::now_v7())]).await.is_err());
+    drop(load);
+    assert_eq!(trips().await, 0);
+    assert_eq!(
+        s.list_audit(&AuditQuery::default()).await.unwrap().total,
+        audit
+    );
+
+    // Finished: everything at once, and not before.
+    let mut load = s
+        .begin_ta_load(ag.id, erp.id, TaLoadMode::Whole, &sys())
+        .await
+        .unwrap();
+    load.apply(&[ta(1, t), ta(2, t)]).await.unwrap();
+    let r = load.apply(&[ta(3, t), ta(1, t)]).await.unwrap();
+    assert_eq!(
+        r.iter().map(|x| x.outcome).collect::<Vec<_>>(),
+        vec![TaOutcome::Created, TaOutcome::Unchanged]
+    );
+    assert_eq!(trips().await, 0, "a whole load is seen at its end");
+    load.finish().await.unwrap();
+    assert_eq!(trips().await, 3);
+    assert_eq!(s.legs_stored().await.unwrap(), 3);
+    let one = s.get_travel_request(r[1].request).await.unwrap().unwrap();
+    assert_eq!(one.ta_number.as_deref(), Some("TA-1"));
+    assert_eq!(one.legs[0].status, LegStatus::Acknowledged);
+
+    // By batches: each batch kept as it is applied, also when a later one
+    // fails.
+    let mut load = s
+        .begin_ta_load(ag.id, erp.id, TaLoadMode::Batches, &sys())
+        .await
+        .unwrap();
+    let r = load.apply(&[ta(4, t), ta(1, t)]).await.unwrap();
+    assert_eq!(
+        r.iter().map(|x| x.outcome).collect::<Vec<_>>(),
+        vec![TaOutcome::Created, TaOutcome::Unchanged]
+    );
+    assert_eq!(trips().await, 4);
+    assert!(load.apply(&[ta(5, Uuid::now_v7())]).await.is_err());
+    drop(load);
+    assert_eq!(trips().await, 4);
 }
 
 pub async fn returned_legs_are_answered(s: &dyn Store) {

@@ -215,8 +215,8 @@ impl Rng {
 }
 
 /// Travel authorisations applied as an ERP import does: one batch per
-/// agency.
-async fn apply_tas(s: &dyn Store, tas: &[(Uuid, TravelAuthorisation)]) {
+/// agency, or with `Whole` one load per agency in batches of two.
+async fn apply_tas(s: &dyn Store, tas: &[(Uuid, TravelAuthorisation)], mode: TaLoadMode) {
     let agencies: std::collections::BTreeSet<Uuid> = tas.iter().map(|(a, _)| *a).collect();
     for agency in agencies {
         let batch: Vec<TravelAuthorisation> = tas
@@ -224,9 +224,26 @@ async fn apply_tas(s: &dyn Store, tas: &[(Uuid, TravelAuthorisation)]) {
             .filter(|(a, _)| *a == agency)
             .map(|(_, t)| t.clone())
             .collect();
-        s.apply_travel_authorisations(agency, batch[0].traveller, &batch, &sys())
-            .await
-            .unwrap();
+        match mode {
+            TaLoadMode::Batches => {
+                s.apply_travel_authorisations(agency, batch[0].traveller, &batch, &sys())
+                    .await
+                    .unwrap();
+            }
+            TaLoadMode::Whole => {
+                let mut load = s
+                    .begin_ta_load(agency, batch[0].traveller, mode, &sys())
+                    .await
+                    .unwrap();
+                for two in batch.chunks(2) {
+                    load.apply(two).await.unwrap();
+                }
+                // A TA sent again later in the same load finds itself.
+                let again = load.apply(&batch[..1]).await.unwrap();
+                assert_eq!(again[0].outcome, TaOutcome::Unchanged);
+                load.finish().await.unwrap();
+            }
+        }
     }
 }
 
@@ -282,6 +299,17 @@ async fn full_evidence(s: &dyn Store, user: Uuid) -> warden_domain::presence::Ev
 /// candidates and everyone's evidence (all, and by country) place each
 /// person exactly where the rule applied to all their evidence does.
 pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
+    presence_matches_the_rule_with(s, TaLoadMode::Batches).await;
+}
+
+/// As `presence_matches_the_rule_on_all_evidence`, the travel
+/// authorisations written by whole loads (`TaLoadMode::Whole`) of several
+/// batches each, a first load and later ones.
+pub async fn presence_matches_the_rule_after_whole_loads(s: &dyn Store) {
+    presence_matches_the_rule_with(s, TaLoadMode::Whole).await;
+}
+
+async fn presence_matches_the_rule_with(s: &dyn Store, mode: TaLoadMode) {
     use warden_domain::presence::Whereabouts;
     use warden_domain::trip::{ClearanceDecision, DenialGround, LegStatus, ProcessingMode};
     crate::testsuite::seed_geo(s).await;
@@ -388,7 +416,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
         }
         for _ in 0..rng.below(4) {
             let legs = random_legs(&mut rng);
-            if rng.chance(25) {
+            if rng.chance(if mode == TaLoadMode::Whole { 90 } else { 25 }) {
                 // From an ERP, as a travel authorisation.
                 ta += 1;
                 let agency = agencies[ta % 2].id;
@@ -401,9 +429,10 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
                 };
                 tas.push((agency, t));
                 // Applied in batches of a few, some with several of one
-                // traveller's, as an ERP import does.
-                if tas.len() - applied >= 5 {
-                    apply_tas(s, &tas[applied..]).await;
+                // traveller's, as an ERP import does; whole loads take
+                // them all at the end, large against what is stored.
+                if mode == TaLoadMode::Batches && tas.len() - applied >= 5 {
+                    apply_tas(s, &tas[applied..], mode).await;
                     applied = tas.len();
                 }
             } else {
@@ -424,7 +453,7 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
             }
         }
     }
-    apply_tas(s, &tas[applied..]).await;
+    apply_tas(s, &tas[applied..], mode).await;
     // Decisions on the pending legs: granted, denied, returned (and some of
     // those answered), or left pending.
     for r in &requests {
@@ -457,10 +486,15 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
         }
     }
     // Travel authorisations changed afterwards: new times and places, another
-    // traveller, or cancelled.
+    // traveller, or cancelled. Whole loads change every one, in one load
+    // per agency: large enough to set the indexes aside part of the way.
     let mut changed = vec![];
+    let kinds = match mode {
+        TaLoadMode::Batches => 4,
+        TaLoadMode::Whole => 3,
+    };
     for (agency, t) in tas.iter_mut() {
-        match rng.below(4) {
+        match rng.below(kinds) {
             0 => t.legs = random_legs(&mut rng),
             1 => t.traveller = people[rng.below(people.len() as u64) as usize],
             2 => t.cancelled = true,
@@ -468,8 +502,12 @@ pub async fn presence_matches_the_rule_on_all_evidence(s: &dyn Store) {
         }
         changed.push((*agency, t.clone()));
     }
-    for batch in changed.chunks(4) {
-        apply_tas(s, batch).await;
+    let per_load = match mode {
+        TaLoadMode::Batches => 4,
+        TaLoadMode::Whole => changed.len().max(1),
+    };
+    for batch in changed.chunks(per_load) {
+        apply_tas(s, batch, mode).await;
     }
     // Phones: a few reports each, in an area or outside every area.
     for (i, &p) in people.iter().enumerate() {

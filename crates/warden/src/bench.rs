@@ -55,6 +55,9 @@ pub enum Bench {
         /// travel-authorisations --batch`).
         #[arg(long, default_value_t = crate::import::TA_BATCH)]
         batch: usize,
+        /// As `warden import travel-authorisations --load`.
+        #[arg(long, value_enum, default_value_t = crate::import::Load::Auto)]
+        load: crate::import::Load,
     },
     /// A mode change and a level change on an area with many future legs:
     /// time until every leg is re-evaluated and every traveller notified.
@@ -160,7 +163,8 @@ pub async fn run(b: Bench, _cfg: &Config) -> anyhow::Result<()> {
             postgres,
             tas,
             batch,
-        } => crate::bench_trip::erp(postgres, tas, batch).await,
+            load,
+        } => crate::bench_trip::erp(postgres, tas, batch, load).await,
         Bench::Reevaluate { postgres, legs } => crate::bench_trip::reevaluate(postgres, legs).await,
         Bench::Ingest {
             postgres,

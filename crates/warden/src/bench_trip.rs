@@ -148,7 +148,12 @@ async fn profiles(store: &dyn Store, agency: uuid::Uuid, n: usize) -> anyhow::Re
     Ok(())
 }
 
-pub async fn erp(postgres: Option<String>, tas: usize, batch: usize) -> anyhow::Result<()> {
+pub async fn erp(
+    postgres: Option<String>,
+    tas: usize,
+    batch: usize,
+    load: crate::import::Load,
+) -> anyhow::Result<()> {
     let (state, label, raw) = bench_state(postgres.as_deref()).await?;
     let store = state.store.clone();
     let agency = store
@@ -200,19 +205,22 @@ pub async fn erp(postgres: Option<String>, tas: usize, batch: usize) -> anyhow::
     }
     let size = std::fs::metadata(&file)?.len();
     println!(
-        "### ERP import (`warden bench erp --tas {tas} --batch {batch}{}`)\n",
+        "### ERP import (`warden bench erp --tas {tas} --batch {batch} --load {}{}`)\n",
+        clap::ValueEnum::to_possible_value(&load)
+            .map_or(String::new(), |v| v.get_name().to_string()),
         if postgres.is_some() {
             " --postgres URL"
         } else {
             ""
         }
     );
-    println!("Store: {label}. File: {tas} travel authorisations in {rows} rows (one per leg, local times at IATA airports, {:.0} MB), {travellers} travellers; batches of {batch} TAs per transaction.\n",
+    println!("Store: {label}. File: {tas} travel authorisations in {rows} rows (one per leg, local times at IATA airports, {:.0} MB), {travellers} travellers; batches of {batch} TAs per transaction where the load goes by batches.\n",
         size as f64 / 1e6);
-    println!("| run | seconds | rows/s | TAs/s | created | updated | unchanged | cancelled | rejected |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| run | transactions | seconds | rows/s | TAs/s | created | updated | unchanged | cancelled | rejected |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in ["first", "re-run"] {
         let t0 = Instant::now();
-        let r = crate::import::travel_authorisations(&state, "BENCH", &file, batch, true).await?;
+        let r =
+            crate::import::travel_authorisations(&state, "BENCH", &file, batch, load, true).await?;
         let d = t0.elapsed();
         anyhow::ensure!(
             r.errors.is_empty(),
@@ -220,7 +228,12 @@ pub async fn erp(postgres: Option<String>, tas: usize, batch: usize) -> anyhow::
             &r.errors[..r.errors.len().min(5)]
         );
         println!(
-            "| {run} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {run} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            if r.load == Some(warden_store::TaLoadMode::Whole) {
+                "one"
+            } else {
+                "per batch"
+            },
             d.as_secs_f64(),
             rate(r.rows, d),
             rate(tas as u64, d),

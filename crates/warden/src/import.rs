@@ -12,7 +12,7 @@ use warden_server::erp::{build_profile, build_tas, ProfileRow, TaInput};
 use warden_server::error::ApiError;
 use warden_server::state::AppState;
 use warden_server::trips::{LegInput, Resolver};
-use warden_store::{AuditContext, ImportCounts, TaOutcome};
+use warden_store::{AuditContext, ImportCounts, TaLoad, TaLoadMode, TaOutcome};
 
 /// A rejected row.
 #[derive(Debug, Clone)]
@@ -32,9 +32,27 @@ impl RowError {
     }
 }
 
+/// How `warden import travel-authorisations` writes (`--load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Load {
+    /// One transaction for the whole file when it has at least as many rows
+    /// as the database has legs (a first load, or one that at least doubles
+    /// the trips); otherwise one per batch.
+    Auto,
+    /// One transaction for the whole file: the fastest for large files,
+    /// but other writes wait until it ends, and nothing of it is kept if
+    /// it fails.
+    Whole,
+    /// One transaction per batch (`--batch`): other writes go between
+    /// batches, and the batches written are kept if a later one fails.
+    Batches,
+}
+
 #[derive(Debug, Default)]
 pub struct Report {
     pub counts: ImportCounts,
+    /// How the file was written (travel authorisations only).
+    pub load: Option<TaLoadMode>,
     /// TAs cancelled (travel authorisations only).
     pub cancelled: u64,
     pub rows: u64,
@@ -44,8 +62,13 @@ pub struct Report {
 impl Report {
     pub fn print(&self, what: &str) {
         println!(
-            "{} rows read: {} {what} created, {} updated, {} unchanged{}, {} rejected",
+            "{} rows read{}: {} {what} created, {} updated, {} unchanged{}, {} rejected",
             self.rows,
+            match self.load {
+                Some(TaLoadMode::Whole) => " (one transaction)",
+                Some(TaLoadMode::Batches) => " (a transaction per batch)",
+                None => "",
+            },
             self.counts.created,
             self.counts.updated,
             self.counts.unchanged,
@@ -211,16 +234,53 @@ struct Pending {
     error: Option<RowError>,
 }
 
+/// Lines in a file, read in large blocks (a million-row export in well
+/// under a second).
+fn count_lines(file: &Path) -> anyhow::Result<u64> {
+    use std::io::Read;
+    let mut f =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += buf[..k].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
 pub async fn travel_authorisations(
     state: &AppState,
     agency_code: &str,
     file: &Path,
     batch_size: usize,
+    load: Load,
     quiet: bool,
 ) -> anyhow::Result<Report> {
     anyhow::ensure!(batch_size > 0, "the batch size must be at least 1");
     let agency = agency_id(state, agency_code).await?;
     let actor = system_actor(state).await?;
+    let mode = match load {
+        Load::Whole => TaLoadMode::Whole,
+        Load::Batches => TaLoadMode::Batches,
+        Load::Auto => {
+            let rows = count_lines(file)?.saturating_sub(1);
+            if rows >= state.store.legs_stored().await? {
+                TaLoadMode::Whole
+            } else {
+                TaLoadMode::Batches
+            }
+        }
+    };
+    // A whole load is applied in batches too, so that reading overlaps
+    // with writing and memory stays bounded.
+    let batch_size = if mode == TaLoadMode::Whole {
+        TA_BATCH
+    } else {
+        batch_size
+    };
     let (mut rdr, len) = reader(file)?;
     let cols = columns(
         rdr.headers()?,
@@ -234,13 +294,19 @@ pub async fn travel_authorisations(
     let ctx = AuditContext::system(&format!(
         "warden import travel-authorisations ({agency_code})"
     ));
-    let mut report = Report::default();
+    let mut report = Report {
+        load: Some(mode),
+        ..Report::default()
+    };
+    let mut writer = Writer {
+        load: Some(state.store.begin_ta_load(agency, actor, mode, &ctx).await?),
+        in_flight: None,
+    };
     let mut places = Resolver::default();
     let mut done: HashSet<String> = HashSet::new();
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(TA_BATCH));
     let mut cur: Option<Pending> = None;
     let mut rec = csv::StringRecord::new();
-    let mut in_flight: Option<InFlight> = None;
     loop {
         let more = match rdr.read_record(&mut rec) {
             Ok(m) => m,
@@ -259,7 +325,7 @@ pub async fn travel_authorisations(
         if more {
             report.rows += 1;
             let line = rec.position().map_or(0, |p| p.line());
-            if report.rows % 4096 == 0 {
+            if report.rows.is_multiple_of(4096) {
                 pb.set_position(rec.position().map_or(0, |p| p.byte()));
             }
             let ta_number = cell(&rec, cols[0]);
@@ -313,11 +379,9 @@ pub async fn travel_authorisations(
                 state,
                 &mut places,
                 agency,
-                actor,
-                &ctx,
                 &mut batch,
                 &mut report,
-                &mut in_flight,
+                &mut writer,
             )
             .await?;
         }
@@ -325,7 +389,13 @@ pub async fn travel_authorisations(
             break;
         }
     }
-    settle(&mut in_flight, &mut report).await?;
+    writer.settle(&mut report).await?;
+    if mode == TaLoadMode::Whole {
+        pb.set_message("writing stays and indexes");
+    }
+    if let Some(load) = writer.load.take() {
+        load.finish().await?;
+    }
     pb.finish_and_clear();
     report.errors.sort_by_key(|e| e.line);
     state
@@ -335,6 +405,7 @@ pub async fn travel_authorisations(
             "travel_authorisations.import",
             &format!("agency:{agency}"),
             serde_json::json!({"file": file.display().to_string(), "rows": report.rows,
+                "load": if mode == TaLoadMode::Whole { "whole" } else { "batches" },
                 "created": report.counts.created, "updated": report.counts.updated,
                 "unchanged": report.counts.unchanged, "cancelled": report.cancelled,
                 "rejected": report.errors.len()}),
@@ -344,8 +415,30 @@ pub async fn travel_authorisations(
 }
 
 /// The batch being written while the next one is read: at most one, so
-/// batches are applied in the order of the file.
-type InFlight = tokio::task::JoinHandle<warden_store::Result<Vec<warden_store::TaResult>>>;
+/// batches are applied in the order of the file. It holds the load while
+/// it writes and hands it back with its outcomes.
+type InFlight = tokio::task::JoinHandle<(
+    Box<dyn TaLoad>,
+    warden_store::Result<Vec<warden_store::TaResult>>,
+)>;
+
+/// The load being written and the batch in flight.
+struct Writer {
+    load: Option<Box<dyn TaLoad>>,
+    in_flight: Option<InFlight>,
+}
+
+impl Writer {
+    /// Waits for the batch being written, if any, and counts its outcomes.
+    async fn settle(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        if let Some(h) = self.in_flight.take() {
+            let (load, r) = h.await?;
+            self.load = Some(load);
+            count(report, r?);
+        }
+        Ok(())
+    }
+}
 
 fn count(report: &mut Report, results: Vec<warden_store::TaResult>) {
     for r in results {
@@ -358,27 +451,16 @@ fn count(report: &mut Report, results: Vec<warden_store::TaResult>) {
     }
 }
 
-/// Waits for the batch being written, if any, and counts its outcomes.
-async fn settle(in_flight: &mut Option<InFlight>, report: &mut Report) -> anyhow::Result<()> {
-    if let Some(h) = in_flight.take() {
-        count(report, h.await??);
-    }
-    Ok(())
-}
-
 /// Checks and resolves a batch (rejected rows into the report), then hands it
 /// to the store once the previous batch is written: reading and resolving
 /// the next batch overlaps with writing this one.
-#[allow(clippy::too_many_arguments)]
 async fn flush(
     state: &AppState,
     places: &mut Resolver,
     agency: Uuid,
-    actor: Uuid,
-    ctx: &AuditContext,
     batch: &mut Vec<Pending>,
     report: &mut Report,
-    in_flight: &mut Option<InFlight>,
+    writer: &mut Writer,
 ) -> anyhow::Result<()> {
     let (bad, good): (Vec<Pending>, Vec<Pending>) =
         batch.drain(..).partition(|p| p.error.is_some());
@@ -406,15 +488,14 @@ async fn flush(
             }
         }
     }
-    settle(in_flight, report).await?;
+    writer.settle(report).await?;
     if tas.is_empty() {
         return Ok(());
     }
-    let (store, ctx) = (state.store.clone(), ctx.clone());
-    *in_flight = Some(tokio::spawn(async move {
-        store
-            .apply_travel_authorisations(agency, actor, &tas, &ctx)
-            .await
+    let mut load = writer.load.take().context("the load has ended")?;
+    writer.in_flight = Some(tokio::spawn(async move {
+        let r = load.apply(&tas).await;
+        (load, r)
     }));
     Ok(())
 }

@@ -105,14 +105,18 @@ enum Import {
         /// The agency whose ERP exported the file.
         #[arg(long)]
         agency: String,
-        /// Travel authorisations written per transaction. Larger batches
-        /// load faster (each transaction rewrites every index page it
-        /// touches) but hold the database's one writer longer, so other
-        /// writes wait for each batch: for a first load of a large export
-        /// in a quiet hour, e.g. 100000.
-        #[arg(long, default_value_t = import::TA_BATCH as u32,
-              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        batch: u32,
+        /// Travel authorisations written per transaction (20000 unless
+        /// given; implies `--load batches`). Larger batches load faster
+        /// (each transaction rewrites every index page it touches) but hold
+        /// the database's one writer longer, so other writes wait for each
+        /// batch.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        batch: Option<u32>,
+        /// One transaction for the whole file, or one per batch; `auto`
+        /// takes the whole file at once when it has at least as many rows
+        /// as the database has legs (a first load).
+        #[arg(long, value_enum, default_value_t = import::Load::Auto)]
+        load: import::Load,
     },
 }
 
@@ -323,11 +327,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             agency,
             batch,
+            load,
         }) => {
+            let load = match (batch, load) {
+                (Some(_), import::Load::Whole) => {
+                    anyhow::bail!("--batch sets the size of each transaction of --load batches; --load whole writes one")
+                }
+                (Some(_), _) => import::Load::Batches,
+                (None, l) => l,
+            };
+            let batch = batch.map_or(import::TA_BATCH, |b| b as usize);
             let state = state_for(&cfg).await?;
             let t = std::time::Instant::now();
-            let r = import::travel_authorisations(&state, &agency, &file, batch as usize, false)
-                .await?;
+            let r =
+                import::travel_authorisations(&state, &agency, &file, batch, load, false).await?;
             r.print("trips");
             println!(
                 "{:.1} s, {:.0} rows/s",
