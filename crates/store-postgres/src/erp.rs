@@ -578,9 +578,18 @@ impl PgStore {
             TaLoadMode::Batches => None,
             TaLoadMode::Whole => Some(self.begin().await?),
         };
+        // The planner's idea of the legs stored (-1 before any analysis).
+        let stored: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(be)?;
         Ok(Box::new(PgLoad {
             pool: self.pool.clone(),
             whole,
+            stored: stored.max(0.0) as u64,
+            analysed: stored.max(0.0) as u64,
+            written: 0,
             agency,
             submitted_by,
             audit: audit.clone(),
@@ -646,9 +655,21 @@ fn raced() -> StoreError {
 /// A load of TAs: a transaction per batch, or one for the whole load with
 /// a savepoint per batch (a batch that meets a concurrent change starts
 /// again from its savepoint).
+///
+/// Autovacuum cannot see the rows of a transaction still open, so a whole
+/// load analyses the trip tables itself each time it has doubled the legs
+/// last analysed: the statements of the presence triggers are planned for
+/// what the tables hold (seeks by key rather than scans of tables the
+/// planner still takes to be small).
 struct PgLoad {
     pool: sqlx::PgPool,
     whole: Option<Tx<'static>>,
+    /// Legs in the table when the load began, and when it was last
+    /// analysed (as the planner knows).
+    stored: u64,
+    analysed: u64,
+    /// Legs written by the load so far.
+    written: u64,
     agency: Uuid,
     submitted_by: Uuid,
     audit: AuditContext,
@@ -669,6 +690,20 @@ impl TaLoad for PgLoad {
             match apply_in(&mut sp, self.agency, self.submitted_by, tas, &self.audit).await {
                 Ok(r) => {
                     sp.commit().await.map_err(be)?;
+                    self.written += tas
+                        .iter()
+                        .zip(&r)
+                        .filter(|(_, x)| x.outcome != TaOutcome::Unchanged)
+                        .map(|(t, _)| t.legs.len() as u64)
+                        .sum::<u64>();
+                    let now = self.stored + self.written;
+                    if self.written >= 10_000 && now >= 2 * self.analysed {
+                        sqlx::query("ANALYZE travel_requests, legs, presence_legs")
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(be)?;
+                        self.analysed = now;
+                    }
                     return Ok(r);
                 }
                 Err(TaFailure::Failed(e)) => return Err(e),
