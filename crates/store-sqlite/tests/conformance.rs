@@ -101,6 +101,45 @@ async fn stays_written_by_batches_are_exact() {
     assert_stays_exact(&s).await;
 }
 
+/// Legs deleted and requests handed to other travellers by plain SQL (no
+/// write path does either today; the triggers keep `presence_legs` for any
+/// that will): each stay goes with its leg, found by the table's key, and
+/// moves with its request.
+#[tokio::test]
+async fn stays_follow_legs_deleted_and_requests_handed_over() {
+    let s = fresh().await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    for sql in [
+        "DELETE FROM legs WHERE rowid IN
+           (SELECT rowid FROM legs WHERE status NOT IN ('cancelled', 'denied') ORDER BY rowid LIMIT 15)",
+        "UPDATE travel_requests SET traveller_id =
+           (SELECT p.user_id FROM profiles p WHERE p.user_id <> travel_requests.traveller_id
+             ORDER BY p.user_id LIMIT 1)
+          WHERE id IN (SELECT request_id FROM legs WHERE status NOT IN ('cancelled', 'denied')
+                        ORDER BY rowid DESC LIMIT 10)",
+    ] {
+        let n = sqlx::query(sql)
+            .execute(s.writer_pool())
+            .await
+            .unwrap()
+            .rows_affected();
+        assert!(n >= 5, "{n} rows: {sql}");
+    }
+    let stray: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+           SELECT traveller_id, depart, arrive, seq, request_id FROM presence_legs
+           EXCEPT
+           SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id
+             FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
+            WHERE l.status NOT IN ('cancelled', 'denied'))",
+    )
+    .fetch_one(s.writer_pool())
+    .await
+    .unwrap();
+    assert_eq!(stray, 0);
+    assert_stays_exact(&s).await;
+}
+
 /// The same through whole loads, which set the indexes aside and rebuild
 /// them (a first load at once, later ones once large enough): the stays
 /// are exact and the indexes as in a fresh database.
