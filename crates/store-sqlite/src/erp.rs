@@ -484,28 +484,34 @@ impl TaLoad for WholeLoad {
     }
 }
 
-/// Drops the indexes of the trip tables that a load does not read, and
-/// returns their names and statements. Those it reads stay: the tables and
+/// Drops the indexes of the trip tables that a load does not read, and the
+/// triggers that stand aside while `presence_deferred` holds its row (they
+/// would do nothing but test that row for each leg), and returns their
+/// names and statements. The indexes the load reads stay: the tables and
 /// their primary keys, and TA numbers.
 async fn set_indexes_aside(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
 ) -> Result<Vec<(String, String)>> {
-    let set_aside: Vec<(String, String)> = sqlx::query_as(
-        "SELECT name, sql FROM sqlite_master
-          WHERE type = 'index' AND sql IS NOT NULL AND name <> 'travel_requests_ta'
-            AND tbl_name IN ('travel_requests', 'legs', 'presence_legs')
-          ORDER BY name",
+    let set_aside: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT type, name, sql FROM sqlite_master
+          WHERE (type = 'index' AND sql IS NOT NULL AND name <> 'travel_requests_ta'
+                 AND tbl_name IN ('travel_requests', 'legs', 'presence_legs'))
+             OR (type = 'trigger' AND sql LIKE '%presence_deferred%')
+          ORDER BY type, name",
     )
     .fetch_all(&mut **tx)
     .await
     .map_err(be)?;
-    for (name, _) in &set_aside {
-        sqlx::query(&format!("DROP INDEX \"{name}\""))
+    let mut out = Vec::with_capacity(set_aside.len());
+    for (kind, name, sql) in set_aside {
+        let kind = if kind == "index" { "INDEX" } else { "TRIGGER" };
+        sqlx::query(&format!("DROP {kind} \"{name}\""))
             .execute(&mut **tx)
             .await
             .map_err(be)?;
+        out.push((name, sql));
     }
-    Ok(set_aside)
+    Ok(out)
 }
 
 /// Sets the row triggers of the stays aside for the rest of the transaction

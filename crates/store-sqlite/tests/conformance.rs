@@ -50,7 +50,7 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
 
 /// Every stay ends exactly where its traveller's next live leg departs,
 /// every live leg has its stay, `presence_deferred` is empty, and the
-/// trip tables have the indexes of a fresh database.
+/// database has the indexes and triggers of a fresh one.
 async fn assert_stays_exact(s: &SqliteStore) {
     let (rows, wrong): (i64, i64) = sqlx::query_as(
         "SELECT count(*), coalesce(sum(p.until IS NOT
@@ -74,12 +74,13 @@ async fn assert_stays_exact(s: &SqliteStore) {
         .await
         .unwrap();
     assert_eq!(deferred, 0);
-    let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name";
-    let got: Vec<(String, Option<String>)> = sqlx::query_as(indexes)
+    let schema = "SELECT type, name, sql FROM sqlite_master
+                   WHERE type IN ('index', 'trigger') ORDER BY type, name";
+    let got: Vec<(String, String, Option<String>)> = sqlx::query_as(schema)
         .fetch_all(s.writer_pool())
         .await
         .unwrap();
-    let want: Vec<(String, Option<String>)> = sqlx::query_as(indexes)
+    let want: Vec<(String, String, Option<String>)> = sqlx::query_as(schema)
         .fetch_all(fresh().await.writer_pool())
         .await
         .unwrap();
