@@ -150,3 +150,56 @@ async fn stays_written_by_whole_loads_are_exact() {
     warden_store::testsuite_presence_all::presence_matches_the_rule_after_whole_loads(&s).await;
     assert_stays_exact(&s).await;
 }
+
+/// The `stay_class` column (migration 0014) agrees with
+/// `warden_store::stay_class` on every class bound, a second either side,
+/// and on open stays.
+#[tokio::test]
+async fn stay_classes_agree_with_the_rule() {
+    let s = fresh().await;
+    let depart = chrono::DateTime::parse_from_rfc3339("2026-10-01T06:30:15.250000Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut lengths: Vec<Option<i64>> = vec![None, Some(0), Some(1)];
+    for c in 0..warden_store::STAY_CLASSES {
+        for d in [-1, 0, 1] {
+            lengths.push(Some((3600i64 << c) + d));
+        }
+    }
+    let mut tx = s.writer_pool().begin().await.unwrap();
+    // The stays' own triggers stand aside: each row keeps the end given.
+    sqlx::query("INSERT INTO presence_deferred (id) VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for (i, len) in lengths.iter().enumerate() {
+        let until = len.map(|l| {
+            (depart + chrono::Duration::seconds(l))
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
+        });
+        sqlx::query(
+            "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+             VALUES (?, '2026-10-01T06:30:15.250000Z', '2026-10-01T07:00:00.000000Z', 1, 'r', 'AF-KAB', ?)",
+        )
+        .bind(format!("t{i:03}"))
+        .bind(until)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let got: Vec<(String, i32)> =
+        sqlx::query_as("SELECT traveller_id, stay_class FROM presence_legs ORDER BY traveller_id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(got.len(), lengths.len());
+    for ((_, class), len) in got.iter().zip(&lengths) {
+        assert_eq!(
+            *class,
+            warden_store::stay_class(*len),
+            "a stay of {len:?} s"
+        );
+    }
+}
