@@ -690,12 +690,7 @@ impl TaLoad for PgLoad {
             match apply_in(&mut sp, self.agency, self.submitted_by, tas, &self.audit).await {
                 Ok(r) => {
                     sp.commit().await.map_err(be)?;
-                    self.written += tas
-                        .iter()
-                        .zip(&r)
-                        .filter(|(_, x)| x.outcome != TaOutcome::Unchanged)
-                        .map(|(t, _)| t.legs.len() as u64)
-                        .sum::<u64>();
+                    self.written += legs_written(tas, &r);
                     let now = self.stored + self.written;
                     if self.written >= 10_000 && now >= 2 * self.analysed {
                         sqlx::query("ANALYZE travel_requests, legs, presence_legs")

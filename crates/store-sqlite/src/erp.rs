@@ -456,12 +456,7 @@ impl TaLoad for WholeLoad {
             &self.audit,
         )
         .await?;
-        self.written += tas
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.outcome != TaOutcome::Unchanged)
-            .map(|(t, _)| t.legs.len() as u64)
-            .sum::<u64>();
+        self.written += legs_written(tas, &results);
         if self.set_aside.is_none() && self.written * 4 >= self.first as u64 && self.written > 0 {
             self.set_aside = Some(set_indexes_aside(&mut self.tx).await?);
         }

@@ -72,6 +72,16 @@ pub trait TaLoad: Send {
     async fn finish(self: Box<Self>) -> Result<()>;
 }
 
+/// The legs a batch of TAs wrote: those of every TA not left unchanged
+/// (`results` in the order of `tas`, as `TaLoad::apply` returns them).
+pub fn legs_written(tas: &[TravelAuthorisation], results: &[TaResult]) -> u64 {
+    tas.iter()
+        .zip(results)
+        .filter(|(_, r)| r.outcome != TaOutcome::Unchanged)
+        .map(|(t, _)| t.legs.len() as u64)
+        .sum()
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.

@@ -1447,7 +1447,8 @@ pub async fn own_contacts_are_corrected(s: &dyn Store) {
     assert_eq!(updates().await.unwrap().total, 3);
 }
 
-pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
+/// An agency with its ERP's user and one traveller (personnel id 7).
+async fn erp_agency(s: &dyn Store) -> (Agency, User, Uuid) {
     seed_geo(s).await;
     let ag = s
         .create_agency(
@@ -1459,12 +1460,17 @@ pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
         )
         .await
         .unwrap();
-    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
     let erp = user(s, "erp", vec![(Role::AgencyFocalPoint, "global")]).await;
     s.import_profiles(&[profile(ag.id, "7", "Traveller Seven")], &sys())
         .await
         .unwrap();
     let t = s.profile_users(ag.id, &["7".into()]).await.unwrap()["7"];
+    (ag, erp, t)
+}
+
+pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
+    let (ag, erp, t) = erp_agency(s).await;
+    let dof = user(s, "do", vec![(Role::DesignatedOfficial, "AF")]).await;
     let kab = AreaCode::parse("AF-KAB").unwrap();
     s.set_processing_mode(&kab, ProcessingMode::Manual, dof.id, "SMT", &sys())
         .await
@@ -1621,22 +1627,7 @@ pub async fn travel_authorisations_create_update_cancel(s: &dyn Store) {
 /// it finishes, and one abandoned (dropped, or after a batch fails) leaves
 /// nothing behind; a load by batches keeps each batch as it is applied.
 pub async fn travel_authorisation_loads(s: &dyn Store) {
-    seed_geo(s).await;
-    let ag = s
-        .create_agency(
-            &NewAgency {
-                code: "UNDP".into(),
-                name: "UNDP".into(),
-            },
-            &sys(),
-        )
-        .await
-        .unwrap();
-    let erp = user(s, "erp", vec![(Role::AgencyFocalPoint, "global")]).await;
-    s.import_profiles(&[profile(ag.id, "7", "Traveller Seven")], &sys())
-        .await
-        .unwrap();
-    let t = s.profile_users(ag.id, &["7".into()]).await.unwrap()["7"];
+    let (ag, erp, t) = erp_agency(s).await;
     let now = now_micros();
     let ta = |n: usize, traveller: Uuid| TravelAuthorisation {
         ta_number: format!("TA-{n}"),
