@@ -576,27 +576,34 @@ impl PgStore {
     ) -> Result<Box<dyn TaLoad>> {
         let whole = match mode {
             TaLoadMode::Batches => None,
-            TaLoadMode::Whole => Some(self.begin().await?),
-        };
-        // The planner's idea of the legs stored (-1 before any analysis).
-        let stored: f32 =
-            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass")
+            TaLoadMode::Whole => {
+                let tx = self.begin().await?;
+                // The planner's idea of the legs stored (-1 before any analysis).
+                let stored: f32 = sqlx::query_scalar(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass",
+                )
                 .fetch_one(&self.pool)
                 .await
                 .map_err(be)?;
+                let stored = stored.max(0.0) as u64;
+                Some(WholeTx {
+                    tx,
+                    stored,
+                    analysed: stored,
+                    written: 0,
+                })
+            }
+        };
         Ok(Box::new(PgLoad {
             pool: self.pool.clone(),
             whole,
-            stored: stored.max(0.0) as u64,
-            analysed: stored.max(0.0) as u64,
-            written: 0,
             agency,
             submitted_by,
             audit: audit.clone(),
         }))
     }
 
-    pub(crate) async fn legs_count_estimate(&self) -> Result<u64> {
+    pub(crate) async fn legs_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM legs")
             .fetch_one(&self.pool)
             .await
@@ -663,22 +670,27 @@ fn raced() -> StoreError {
 /// planner still takes to be small).
 struct PgLoad {
     pool: sqlx::PgPool,
-    whole: Option<Tx<'static>>,
+    whole: Option<WholeTx>,
+    agency: Uuid,
+    submitted_by: Uuid,
+    audit: AuditContext,
+}
+
+/// The transaction of a whole load, and what it knows of the legs.
+struct WholeTx {
+    tx: Tx<'static>,
     /// Legs in the table when the load began, and when it was last
     /// analysed (as the planner knows).
     stored: u64,
     analysed: u64,
     /// Legs written by the load so far.
     written: u64,
-    agency: Uuid,
-    submitted_by: Uuid,
-    audit: AuditContext,
 }
 
 #[async_trait::async_trait]
 impl TaLoad for PgLoad {
     async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>> {
-        let Some(tx) = self.whole.as_mut() else {
+        let Some(w) = self.whole.as_mut() else {
             return apply_batch(&self.pool, self.agency, self.submitted_by, tas, &self.audit).await;
         };
         if tas.is_empty() {
@@ -686,18 +698,18 @@ impl TaLoad for PgLoad {
         }
         distinct_numbers(tas)?;
         for _ in 0..TA_ATTEMPTS {
-            let mut sp = sqlx::Connection::begin(&mut **tx).await.map_err(be)?;
+            let mut sp = sqlx::Connection::begin(&mut *w.tx).await.map_err(be)?;
             match apply_in(&mut sp, self.agency, self.submitted_by, tas, &self.audit).await {
                 Ok(r) => {
                     sp.commit().await.map_err(be)?;
-                    self.written += legs_written(tas, &r);
-                    let now = self.stored + self.written;
-                    if self.written >= 10_000 && now >= 2 * self.analysed {
+                    w.written += legs_written(tas, &r);
+                    let now = w.stored + w.written;
+                    if w.written >= 10_000 && now >= 2 * w.analysed {
                         sqlx::query("ANALYZE travel_requests, legs, presence_legs")
-                            .execute(&mut **tx)
+                            .execute(&mut *w.tx)
                             .await
                             .map_err(be)?;
-                        self.analysed = now;
+                        w.analysed = now;
                     }
                     return Ok(r);
                 }
@@ -709,8 +721,8 @@ impl TaLoad for PgLoad {
     }
 
     async fn finish(self: Box<Self>) -> Result<()> {
-        if let Some(tx) = self.whole {
-            tx.commit().await.map_err(be)?;
+        if let Some(w) = self.whole {
+            w.tx.commit().await.map_err(be)?;
         }
         Ok(())
     }

@@ -1347,7 +1347,7 @@ impl Store for PgStore {
     }
 
     async fn legs_stored(&self) -> Result<u64> {
-        self.legs_count_estimate().await
+        self.legs_count().await
     }
 
     async fn publish_airline_list(

@@ -367,14 +367,18 @@ impl SqliteStore {
         }))
     }
 
-    pub(crate) async fn legs_count_estimate(&self) -> Result<u64> {
-        // Legs are never renumbered: the last rowid bounds the count.
-        let n: i64 = sqlx::query_scalar("SELECT coalesce(max(rowid), 0) FROM legs")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(be)?;
-        Ok(n.max(0) as u64)
+    pub(crate) async fn legs_count_bound(&self) -> Result<u64> {
+        // Legs are never renumbered: the last one's number bounds the count.
+        Ok(last_leg(&self.reader).await?.max(0) as u64)
     }
+}
+
+/// The number (rowid) of the last leg stored, 0 for none.
+async fn last_leg<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<i64> {
+    sqlx::query_scalar("SELECT coalesce(max(rowid), 0) FROM legs")
+        .fetch_one(db)
+        .await
+        .map_err(be)
 }
 
 /// One batch of TAs in its own transaction.
@@ -458,7 +462,7 @@ impl TaLoad for WholeLoad {
         .await?;
         self.written += legs_written(tas, &results);
         if self.set_aside.is_none() && self.written * 4 >= self.first as u64 && self.written > 0 {
-            self.set_aside = Some(set_indexes_aside(&mut self.tx).await?);
+            self.set_aside = Some(set_aside_for_load(&mut self.tx).await?);
         }
         Ok(results)
     }
@@ -484,7 +488,7 @@ impl TaLoad for WholeLoad {
 /// would do nothing but test that row for each leg), and returns their
 /// names and statements. The indexes the load reads stay: the tables and
 /// their primary keys, and TA numbers.
-async fn set_indexes_aside(
+async fn set_aside_for_load(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
 ) -> Result<Vec<(String, String)>> {
     let set_aside: Vec<(String, String, String)> = sqlx::query_as(
@@ -513,10 +517,7 @@ async fn set_indexes_aside(
 /// (migrations 0011 and 0012); `write_stays` with the rowid returned writes
 /// the stays of the legs inserted from now on, and puts the triggers back.
 async fn defer_stays(tx: &mut sqlx::Transaction<'_, Sqlite>) -> Result<i64> {
-    let first = sqlx::query_scalar::<_, i64>("SELECT coalesce(max(rowid), 0) FROM legs")
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(be)?;
+    let first = last_leg(&mut **tx).await?;
     sqlx::query("INSERT OR IGNORE INTO presence_deferred (id) VALUES (1)")
         .execute(&mut **tx)
         .await

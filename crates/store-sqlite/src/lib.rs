@@ -1642,7 +1642,7 @@ impl Store for SqliteStore {
     }
 
     async fn legs_stored(&self) -> Result<u64> {
-        self.legs_count_estimate().await
+        self.legs_count_bound().await
     }
 
     async fn publish_airline_list(
