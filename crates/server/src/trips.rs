@@ -187,7 +187,7 @@ fn parse_time(
     text: &str,
     place: &Place,
     place_text: &str,
-    field: &str,
+    field: impl Fn() -> String,
 ) -> ApiResult<DateTime<Utc>> {
     let t = text.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
@@ -198,13 +198,13 @@ fn parse_time(
         .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
         .map_err(|_| {
             ApiError::invalid(
-                field,
+                field(),
                 format!("`{t}` is not a time: give RFC 3339 (2026-12-01T08:30:00+04:30) or local YYYY-MM-DDTHH:MM"),
             )
         })?;
     let Some(tz) = place.tz else {
         return Err(ApiError::invalid(
-            field,
+            field(),
             format!(
                 "`{t}` has no UTC offset and {} is an area, whose local time zone is not known: add the offset (e.g. {t}+04:30), or give an airport or city",
                 place_text.trim()
@@ -216,7 +216,7 @@ fn parse_time(
         // A clock set back: the earlier of the two instants.
         chrono::LocalResult::Ambiguous(a, _) => Ok(a.with_timezone(&Utc)),
         chrono::LocalResult::None => Err(ApiError::invalid(
-            field,
+            field(),
             format!("`{t}` does not exist in {tz} (the clocks skip it): give an offset"),
         )),
     }
@@ -247,11 +247,17 @@ pub async fn build_legs(state: &AppState, input: &[LegInput]) -> ApiResult<Vec<N
 pub struct Resolver(HashMap<String, Place>);
 
 impl Resolver {
-    async fn get(&mut self, state: &AppState, text: &str, field: &str) -> ApiResult<Place> {
+    /// The place `text` names; `field` names it in an error (built only then).
+    async fn get(
+        &mut self,
+        state: &AppState,
+        text: &str,
+        field: impl FnOnce() -> String,
+    ) -> ApiResult<Place> {
         if let Some(p) = self.0.get(text) {
             return Ok(p.clone());
         }
-        let p = resolve(state, text, field).await?;
+        let p = resolve(state, text, &field()).await?;
         if self.0.len() < 100_000 {
             self.0.insert(text.to_string(), p.clone());
         }
@@ -274,18 +280,18 @@ pub async fn build_legs_with(
     let mut legs = Vec::with_capacity(input.len());
     let mut times = Vec::with_capacity(input.len());
     for (i, l) in input.iter().enumerate() {
-        let from = places
-            .get(state, &l.from, &format!("legs[{i}].from"))
-            .await?;
-        let to = places.get(state, &l.to, &format!("legs[{i}].to")).await?;
+        // Field names are built only for an error: an import checks millions of legs.
+        let field = |name: &str| format!("legs[{i}].{name}");
+        let from = places.get(state, &l.from, || field("from")).await?;
+        let to = places.get(state, &l.to, || field("to")).await?;
         let Some(area) = to.area.clone() else {
             return Err(ApiError::invalid(
                 format!("legs[{i}].to"),
                 format!("{} lies outside every SLS area this Warden knows", to.label),
             ));
         };
-        let depart = parse_time(&l.depart, &from, &l.from, &format!("legs[{i}].depart"))?;
-        let arrive = parse_time(&l.arrive, &to, &l.to, &format!("legs[{i}].arrive"))?;
+        let depart = parse_time(&l.depart, &from, &l.from, || field("depart"))?;
+        let arrive = parse_time(&l.arrive, &to, &l.to, || field("arrive"))?;
         let carrier = match l.flight.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             None => None,
             Some(f) if f.len() <= 3 => Some(

@@ -474,11 +474,26 @@ impl TaLoad for WholeLoad {
             set_aside,
             ..
         } = *self;
+        // Each step's time, for `WARDEN_LOG=warden_store_sqlite=debug`.
+        let t = std::time::Instant::now();
         write_stays(&mut tx, first).await?;
-        for (_, sql) in set_aside.iter().flatten() {
+        tracing::debug!(
+            seconds = t.elapsed().as_secs_f64(),
+            "whole load: stays written"
+        );
+        for (name, sql) in set_aside.iter().flatten() {
+            let t = std::time::Instant::now();
             sqlx::query(sql).execute(&mut *tx).await.map_err(be)?;
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                "whole load: {name} rebuilt"
+            );
         }
+        // The commit includes the checkpoint that copies the load from the
+        // WAL into the database file (SQLite's automatic checkpoint).
+        let t = std::time::Instant::now();
         tx.commit().await.map_err(be)?;
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), "whole load: committed");
         Ok(())
     }
 }
@@ -728,12 +743,43 @@ async fn apply_tas(
     if !new_legs.is_empty() && deferred.is_none() {
         *deferred = Some(defer_stays(tx).await?);
     }
-    for chunk in new_legs.chunks(ROWS_PER_INSERT) {
+    // Legs that keep an earlier decision name its columns; new ones leave
+    // them to their defaults (a third fewer values to bind).
+    let mut fresh: Vec<&LegRow> = vec![];
+    let mut kept: Vec<(&LegRow, &Kept)> = vec![];
+    for row in &new_legs {
+        match &row.5 {
+            Some(k) => kept.push((row, k)),
+            None => fresh.push(row),
+        }
+    }
+    for chunk in fresh.chunks(ROWS_PER_INSERT) {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, \
+             depart_tz, arrive_tz, carrier, kind, status) ",
+        );
+        b.push_values(chunk, |mut q, (id, seq, l, kind, status, _)| {
+            q.push_bind(id.as_str())
+                .push_bind(*seq)
+                .push_bind(&l.origin)
+                .push_bind(&l.destination)
+                .push_bind(l.area.as_str())
+                .push_bind(ts(&l.depart))
+                .push_bind(ts(&l.arrive))
+                .push_bind(&l.depart_tz)
+                .push_bind(&l.arrive_tz)
+                .push_bind(l.carrier.as_ref().map(|c| c.as_str().to_string()))
+                .push_bind(kind.as_str())
+                .push_bind(status.as_str());
+        });
+        b.build().execute(&mut **tx).await.map_err(be)?;
+    }
+    for chunk in kept.chunks(ROWS_PER_INSERT) {
         let mut b = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
                  carrier, kind, status, decided_by, decided_at, grounds, comment, answer, answered_at) ",
             );
-        b.push_values(chunk, |mut q, (id, seq, l, kind, status, keep)| {
+        b.push_values(chunk, |mut q, ((id, seq, l, kind, status, _), k)| {
             q.push_bind(id.as_str())
                 .push_bind(*seq)
                 .push_bind(&l.origin)
@@ -746,16 +792,12 @@ async fn apply_tas(
                 .push_bind(l.carrier.as_ref().map(|c| c.as_str().to_string()))
                 .push_bind(kind.as_str())
                 .push_bind(status.as_str())
-                .push_bind(keep.as_ref().and_then(|k| k.decided_by.clone()))
-                .push_bind(keep.as_ref().and_then(|k| k.decided_at.clone()))
-                .push_bind(
-                    keep.as_ref()
-                        .map(|k| k.grounds.clone())
-                        .unwrap_or_else(|| "[]".into()),
-                )
-                .push_bind(keep.as_ref().map(|k| k.comment.clone()).unwrap_or_default())
-                .push_bind(keep.as_ref().map(|k| k.answer.clone()).unwrap_or_default())
-                .push_bind(keep.as_ref().and_then(|k| k.answered_at.clone()));
+                .push_bind(k.decided_by.clone())
+                .push_bind(k.decided_at.clone())
+                .push_bind(k.grounds.clone())
+                .push_bind(k.comment.clone())
+                .push_bind(k.answer.clone())
+                .push_bind(k.answered_at.clone());
         });
         b.build().execute(&mut **tx).await.map_err(be)?;
     }
@@ -780,18 +822,22 @@ async fn apply_tas(
 
 /// Writes the stays of the legs inserted after rowid `first` while
 /// `presence_deferred` held its row (migration 0011), then removes that
-/// row. The batch's live legs are gathered in a temporary table keyed like
-/// `presence_legs`; each new stay ends at the traveller's next departure in
-/// the batch or in the table (one seek in each), whichever comes first, so
-/// that no new stay is written twice; then the stay before each new
-/// departure is recomputed from the table and rewritten only where it
-/// changed. The result is the one the row triggers give.
+/// row. The new live legs are gathered in a temporary table keyed like
+/// `presence_legs`, in its order. While the table still holds only the
+/// stays from before, the stay before each new departure is shortened to
+/// end at the first new departure after it, and each new leg learns the
+/// next departure among the stays from before (a seek each, only for
+/// travellers who have one). Each new stay then ends at that departure or
+/// at the traveller's next new one, whichever comes first, and is written
+/// in the table's order, a stream of appends. The result is the one the
+/// row triggers give.
 async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Result<()> {
     // Emptied before commit; a failed batch's rows go with its rollback.
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS presence_batch (
             traveller_id TEXT NOT NULL, depart TEXT NOT NULL, arrive TEXT NOT NULL,
             seq INTEGER NOT NULL, request_id TEXT NOT NULL, area_code TEXT NOT NULL,
+            next TEXT,
             PRIMARY KEY (traveller_id, depart, arrive, seq, request_id)) WITHOUT ROWID",
     )
     .execute(&mut **tx)
@@ -799,7 +845,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
     .map_err(be)?;
     sqlx::query(
         "INSERT INTO temp.presence_batch
-         SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code
+         SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code, NULL
            FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
           WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')
           ORDER BY 1, 2, 3, 4, 5",
@@ -809,26 +855,34 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
     .await
     .map_err(be)?;
     for sql in [
+        // A stay from before ends at the first new departure after it,
+        // unless the next stay from before departs earlier. Only the stay
+        // just before a new departure can change.
+        "UPDATE presence_legs SET until = s.next
+           FROM (SELECT traveller_id, depart, min(next) AS next
+                   FROM (SELECT b.traveller_id,
+                                (SELECT max(p.depart) FROM presence_legs p
+                                  WHERE p.traveller_id = b.traveller_id AND p.depart < b.depart) AS depart,
+                                b.depart AS next
+                           FROM temp.presence_batch b)
+                  WHERE depart IS NOT NULL
+                  GROUP BY 1, 2) s
+          WHERE presence_legs.traveller_id = s.traveller_id AND presence_legs.depart = s.depart
+            AND (presence_legs.until IS NULL OR presence_legs.until > s.next)",
+        // The next departure among the stays from before, where there is one.
+        "UPDATE temp.presence_batch AS b
+            SET next = (SELECT min(p.depart) FROM presence_legs p
+                         WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart)
+          WHERE EXISTS (SELECT 1 FROM presence_legs p
+                         WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart)",
         // '~' sorts after every timestamp: "none after".
         "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
          SELECT b.traveller_id, b.depart, b.arrive, b.seq, b.request_id, b.area_code,
-                NULLIF(min(coalesce((SELECT min(p.depart) FROM presence_legs p
-                                      WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart), '~'),
+                NULLIF(min(coalesce(b.next, '~'),
                            coalesce((SELECT min(m.depart) FROM temp.presence_batch m
                                       WHERE m.traveller_id = b.traveller_id AND m.depart > b.depart), '~')), '~')
            FROM temp.presence_batch b",
         "DELETE FROM presence_deferred",
-        "UPDATE presence_legs SET until = s.next
-           FROM (SELECT b.traveller_id, b.depart,
-                        (SELECT min(q.depart) FROM presence_legs q
-                          WHERE q.traveller_id = b.traveller_id AND q.depart > b.depart) AS next
-                   FROM (SELECT DISTINCT n.traveller_id,
-                                (SELECT max(p.depart) FROM presence_legs p
-                                  WHERE p.traveller_id = n.traveller_id AND p.depart < n.depart) AS depart
-                           FROM temp.presence_batch n) b
-                  WHERE b.depart IS NOT NULL) s
-          WHERE presence_legs.traveller_id = s.traveller_id AND presence_legs.depart = s.depart
-            AND presence_legs.until IS NOT s.next",
         "DELETE FROM temp.presence_batch",
     ] {
         sqlx::query(sql).execute(&mut **tx).await.map_err(be)?;

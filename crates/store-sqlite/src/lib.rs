@@ -40,8 +40,12 @@ pub struct SqliteStore {
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
+/// An instant as stored: `TS`, fixed width, so that text order is time order.
+/// Written digit by digit (RFC 3339 with microseconds and `Z` is the same
+/// text) rather than by interpreting the `TS` pattern for each of the
+/// millions of timestamps a bulk load writes.
 pub(crate) fn ts(dt: &DateTime<Utc>) -> String {
-    dt.format(TS).to_string()
+    dt.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
@@ -343,10 +347,39 @@ fn level_phrase(l: Option<i64>) -> String {
     }
 }
 
+/// Process-wide settings of SQLite, applied once before its first use.
+/// SQLite counts the memory it holds under one global mutex on every
+/// allocation and release unless told not to (`SQLITE_CONFIG_MEMSTATUS`);
+/// nothing here reads that count, and with one writer thread and several
+/// readers the lock is taken millions of times by a bulk load.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may be called only before SQLite is
+        // initialised and while no other thread uses it; the Once runs
+        // before this store opens its first connection. Called later (SQLite
+        // already initialised by another user in this process) it returns
+        // SQLITE_MISUSE and changes nothing, which is harmless.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised before Warden could configure it"
+            );
+        }
+    });
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`,
     /// `sqlite:path` or a plain file path).
     pub async fn open(url: &str) -> Result<SqliteStore> {
+        configure_sqlite();
         let url = if url.starts_with("sqlite:") {
             url.to_string()
         } else {
@@ -2113,4 +2146,37 @@ async fn insert_event(
     .await
     .map_err(be)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod ts_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_are_written_as_the_stored_pattern_reads_them() {
+        let mut instants = vec![
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 31, 7, 0, 0).unwrap(),
+            // A leap second.
+            NaiveDateTime::parse_from_str("2016-12-31T23:59:59.999999", "%Y-%m-%dT%H:%M:%S%.f")
+                .unwrap()
+                .and_utc()
+                + chrono::Duration::nanoseconds(1),
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 253_402_300_799) as i64 - 62_135_596_800;
+            let nanos = (x >> 40) as u32 % 1_000_000_000;
+            instants.push(DateTime::from_timestamp(secs, nanos).unwrap());
+        }
+        for t in instants {
+            assert_eq!(ts(&t), t.format(TS).to_string(), "{t:?}");
+            assert_eq!(ts(&t).len(), 27, "{t:?}");
+        }
+    }
 }

@@ -10,6 +10,9 @@ mod db;
 mod demo;
 mod import;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -238,6 +241,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut cfg = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(db) = &cli.database {
         cfg.database_url = db.clone();
+    }
+    // Commands other than the service log only when asked (WARDEN_LOG), so
+    // that their own output stays readable.
+    if std::env::var_os("WARDEN_LOG").is_some()
+        && matches!(cli.command, Command::Import(_) | Command::Bench(_))
+    {
+        init_tracing(&cfg);
     }
     match cli.command {
         Command::Config => {
