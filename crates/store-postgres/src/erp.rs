@@ -28,7 +28,7 @@ use warden_domain::trip::{DenialGround, LegStatus, ProcessingMode};
 use warden_store::*;
 
 use crate::rows::{area_code, be, col, country_code};
-use crate::write::{audit_tx, Tx};
+use crate::write::{audit_text_tx, audit_tx, Tx};
 use crate::PgStore;
 
 /// Attempts at a batch of TAs that meets a concurrent change of one of its
@@ -157,6 +157,36 @@ impl LegColumns {
         self.answer
             .push(keep.map(|k| k.answer.clone()).unwrap_or_default());
         self.answered_at.push(keep.and_then(|k| k.answered_at));
+        Ok(())
+    }
+
+    /// Inserts the legs of new requests: no conflict is possible, and the
+    /// decision columns take their defaults.
+    async fn insert(&self, tx: &mut Tx<'_>) -> Result<()> {
+        if self.request.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
+             carrier, kind, status) \
+             SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], \
+             $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
+        )
+        .bind(&self.request)
+        .bind(&self.seq)
+        .bind(&self.origin)
+        .bind(&self.destination)
+        .bind(&self.area)
+        .bind(&self.depart)
+        .bind(&self.arrive)
+        .bind(&self.depart_tz)
+        .bind(&self.arrive_tz)
+        .bind(&self.carrier)
+        .bind(&self.kind)
+        .bind(&self.status)
+        .execute(&mut **tx)
+        .await
+        .map_err(be)?;
         Ok(())
     }
 
@@ -577,7 +607,13 @@ impl PgStore {
         let whole = match mode {
             TaLoadMode::Batches => None,
             TaLoadMode::Whole => {
-                let tx = self.begin().await?;
+                let mut tx = self.begin().await?;
+                // The presence triggers stand aside for this transaction
+                // (migration 0012); `finish` writes the stays.
+                sqlx::query("SELECT set_config('warden.presence_deferred', 'on', true)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(be)?;
                 // The planner's idea of the legs stored (-1 before any analysis).
                 let stored: f32 = sqlx::query_scalar(
                     "SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass",
@@ -591,6 +627,8 @@ impl PgStore {
                     stored,
                     analysed: stored,
                     written: 0,
+                    touched: HashSet::new(),
+                    audit: vec![],
                 })
             }
         };
@@ -641,8 +679,12 @@ async fn apply_batch(
     distinct_numbers(tas)?;
     for _ in 0..TA_ATTEMPTS {
         let mut tx = pool.begin().await.map_err(be)?;
-        match apply_in(&mut tx, agency, submitted_by, tas, audit).await {
+        // The triggers keep the stays of a batch's travellers.
+        match apply_in(&mut tx, agency, submitted_by, tas, audit, &mut vec![]).await {
             Ok(r) => {
+                if let Some(detail) = audit_detail(&r) {
+                    audit_batch(&mut tx, audit, agency, detail).await?;
+                }
                 tx.commit().await.map_err(be)?;
                 return Ok(r);
             }
@@ -661,13 +703,15 @@ fn raced() -> StoreError {
 
 /// A load of TAs: a transaction per batch, or one for the whole load with
 /// a savepoint per batch (a batch that meets a concurrent change starts
-/// again from its savepoint).
+/// again from its savepoint). A whole load sets the presence triggers
+/// aside and writes the stays of the travellers it touched at its end
+/// (`write_deferred_stays`).
 ///
 /// Autovacuum cannot see the rows of a transaction still open, so a whole
 /// load analyses the trip tables itself each time it has doubled the legs
-/// last analysed: the statements of the presence triggers are planned for
-/// what the tables hold (seeks by key rather than scans of tables the
-/// planner still takes to be small).
+/// last analysed: its look-ups of stored TAs, and the stays at its end, are
+/// planned for what the tables hold (seeks by key rather than scans of
+/// tables the planner still takes to be small).
 struct PgLoad {
     pool: sqlx::PgPool,
     whole: Option<WholeTx>,
@@ -685,6 +729,14 @@ struct WholeTx {
     analysed: u64,
     /// Legs written by the load so far.
     written: u64,
+    /// The travellers whose legs the load wrote, their stays to be
+    /// written at `finish`.
+    touched: HashSet<Uuid>,
+    /// The audit entries of its batches, appended at `finish` after the
+    /// travellers are locked: the audit chain's head, once taken, is held
+    /// until the commit, and a concurrent write that holds a traveller
+    /// while it waits for the head would otherwise deadlock with the load.
+    audit: Vec<String>,
 }
 
 #[async_trait::async_trait]
@@ -699,13 +751,25 @@ impl TaLoad for PgLoad {
         distinct_numbers(tas)?;
         for _ in 0..TA_ATTEMPTS {
             let mut sp = sqlx::Connection::begin(&mut *w.tx).await.map_err(be)?;
-            match apply_in(&mut sp, self.agency, self.submitted_by, tas, &self.audit).await {
+            let mut touched = vec![];
+            match apply_in(
+                &mut sp,
+                self.agency,
+                self.submitted_by,
+                tas,
+                &self.audit,
+                &mut touched,
+            )
+            .await
+            {
                 Ok(r) => {
                     sp.commit().await.map_err(be)?;
+                    w.touched.extend(touched);
+                    w.audit.extend(audit_detail(&r));
                     w.written += legs_written(tas, &r);
                     let now = w.stored + w.written;
                     if w.written >= 10_000 && now >= 2 * w.analysed {
-                        sqlx::query("ANALYZE travel_requests, legs, presence_legs")
+                        sqlx::query("ANALYZE travel_requests, legs")
                             .execute(&mut *w.tx)
                             .await
                             .map_err(be)?;
@@ -721,20 +785,81 @@ impl TaLoad for PgLoad {
     }
 
     async fn finish(self: Box<Self>) -> Result<()> {
-        if let Some(w) = self.whole {
+        if let Some(mut w) = self.whole {
+            // Each step's time, for `WARDEN_LOG=warden_store_postgres=debug`.
+            let t = std::time::Instant::now();
+            write_deferred_stays(&mut w.tx, &w.touched).await?;
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                travellers = w.touched.len(),
+                "whole load: stays written"
+            );
+            for detail in w.audit {
+                audit_batch(&mut w.tx, &self.audit, self.agency, detail).await?;
+            }
+            let t = std::time::Instant::now();
             w.tx.commit().await.map_err(be)?;
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "whole load: committed");
         }
         Ok(())
     }
 }
 
-/// Applies a batch of TAs in `tx` (a transaction or a savepoint).
+/// Writes the stays of `travellers` while the presence triggers stand aside
+/// (migration 0012), then puts the triggers back for the rest of the
+/// transaction. A traveller's stays follow from their live legs alone, so
+/// they are written whole: the travellers' rows are locked first (in id
+/// order, as the triggers lock them: a concurrent write to one of them
+/// waits for this load's commit and then recomputes from it), their stays
+/// deleted, and every live leg of theirs written with the next departure
+/// among them as its end. Each statement reads a fresh snapshot, so the
+/// legs another transaction committed for them meanwhile are included.
+async fn write_deferred_stays(tx: &mut Tx<'_>, travellers: &HashSet<Uuid>) -> Result<()> {
+    if !travellers.is_empty() {
+        let mut ids: Vec<Uuid> = travellers.iter().copied().collect();
+        ids.sort_unstable();
+        // The sort of every stay of a first load stays in memory.
+        sqlx::query("SET LOCAL work_mem = '256MB'")
+            .execute(&mut **tx)
+            .await
+            .map_err(be)?;
+        for sql in [
+            "SELECT 1 FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            "DELETE FROM presence_legs WHERE traveller_id = ANY($1)",
+            // A stay ends at the first departure after its own: the first
+            // row of the frame that follows the legs departing with it.
+            "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+             SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code,
+                    first_value(l.depart) OVER (PARTITION BY tr.traveller_id ORDER BY l.depart
+                        RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE GROUP)
+               FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
+              WHERE tr.traveller_id = ANY($1) AND l.status NOT IN ('cancelled', 'denied')
+              ORDER BY 1, 2, 3, 4, 5",
+        ] {
+            sqlx::query(sql)
+                .bind(&ids)
+                .execute(&mut **tx)
+                .await
+                .map_err(be)?;
+        }
+    }
+    sqlx::query("SELECT set_config('warden.presence_deferred', 'off', true)")
+        .execute(&mut **tx)
+        .await
+        .map_err(be)?;
+    Ok(())
+}
+
+/// Applies a batch of TAs in `tx` (a transaction or a savepoint), and adds
+/// to `touched` the travellers whose legs it wrote (for an updated TA,
+/// also the one it had before).
 async fn apply_in(
     tx: &mut Tx<'_>,
     agency: Uuid,
     submitted_by: Uuid,
     tas: &[TravelAuthorisation],
     audit: &AuditContext,
+    touched: &mut Vec<Uuid>,
 ) -> std::result::Result<Vec<TaResult>, TaFailure> {
     let now = audit.at;
     // The areas of the batch, share-locked in code order (as a submission
@@ -772,20 +897,25 @@ async fn apply_in(
             .unwrap_or(ProcessingMode::Automatic)
     };
 
-    // Stored TAs of the batch: number → (request id, digest).
+    // Stored TAs of the batch: number → (request id, digest), and their
+    // travellers.
     let numbers: Vec<&str> = tas.iter().map(|t| t.ta_number.as_str()).collect();
     let mut existing: HashMap<String, (Uuid, Option<String>)> = HashMap::new();
+    let mut traveller_of: HashMap<Uuid, Uuid> = HashMap::new();
     for r in sqlx::query(
-            "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = $1 AND ta_number = ANY($2)",
-        )
-        .bind(agency)
-        .bind(&numbers)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(be)?
-        {
-            existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
-        }
+        "SELECT id, ta_number, ta_digest, traveller_id FROM travel_requests \
+             WHERE agency_id = $1 AND ta_number = ANY($2)",
+    )
+    .bind(agency)
+    .bind(&numbers)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(be)?
+    {
+        let id: Uuid = col(&r, "id")?;
+        traveller_of.insert(id, col(&r, "traveller_id")?);
+        existing.insert(col(&r, "ta_number")?, (id, col(&r, "ta_digest")?));
+    }
     let digests: Vec<String> = tas.iter().map(content_digest).collect();
     let changed: Vec<Uuid> = tas
         .iter()
@@ -844,6 +974,8 @@ async fn apply_in(
 
     let mut results = Vec::with_capacity(tas.len());
     let mut legs = LegColumns::default();
+    // The legs of new requests: no earlier row, no decision to keep.
+    let mut fresh = LegColumns::default();
     // Requests to create, and to update.
     let mut new_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
     let mut upd_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
@@ -886,6 +1018,8 @@ async fn apply_in(
                     }
                 }
                 upd_req.push((*id, t, digest));
+                touched.push(t.traveller);
+                touched.extend(traveller_of.get(id).copied());
                 results.push(TaResult {
                     ta_number: t.ta_number.clone(),
                     request: *id,
@@ -905,7 +1039,7 @@ async fn apply_in(
                     } else {
                         LegStatus::initial(mode)
                     };
-                    legs.push(
+                    fresh.push(
                         id,
                         i as i32 + 1,
                         l,
@@ -915,6 +1049,7 @@ async fn apply_in(
                     )?;
                 }
                 new_req.push((id, t, digest));
+                touched.push(t.traveller);
                 results.push(TaResult {
                     ta_number: t.ta_number.clone(),
                     request: id,
@@ -996,22 +1131,36 @@ async fn apply_in(
             Ok(_) => {}
         }
     }
+    fresh.insert(tx).await?;
     legs.upsert(tx).await?;
-    let changed: Vec<(&str, &str)> = results
+    Ok(results)
+}
+
+/// The audit entry of a batch's results, as JSON text: the TAs it
+/// changed, with what became of each, and how many were unchanged; none if
+/// nothing changed.
+fn audit_detail(results: &[TaResult]) -> Option<String> {
+    let changed: Vec<serde_json::Value> = results
         .iter()
         .filter(|r| r.outcome != TaOutcome::Unchanged)
-        .map(|r| (r.ta_number.as_str(), r.outcome.as_str()))
+        .map(|r| json!([r.ta_number, r.outcome.as_str()]))
         .collect();
-    if !changed.is_empty() {
-        audit_tx(
-            tx,
-            audit,
-            "travel_authorisations.apply",
-            &format!("agency:{agency}"),
-            json!({"changed": changed.iter().map(|(n, o)| json!([n, o])).collect::<Vec<_>>(),
-                       "unchanged": results.len() - changed.len()}),
-        )
-        .await?;
-    }
-    Ok(results)
+    let unchanged = results.len() - changed.len();
+    (!changed.is_empty()).then(|| json!({"changed": changed, "unchanged": unchanged}).to_string())
+}
+
+async fn audit_batch(
+    tx: &mut Tx<'_>,
+    audit: &AuditContext,
+    agency: Uuid,
+    detail: String,
+) -> Result<()> {
+    audit_text_tx(
+        tx,
+        audit,
+        "travel_authorisations.apply",
+        &format!("agency:{agency}"),
+        detail,
+    )
+    .await
 }

@@ -28,6 +28,18 @@ pub(crate) async fn audit_tx(
     target: &str,
     detail: serde_json::Value,
 ) -> Result<()> {
+    audit_text_tx(tx, ctx, action, target, detail.to_string()).await
+}
+
+/// `audit_tx` with the detail already written as JSON text (kept that way
+/// by a caller that holds many entries before appending them).
+pub(crate) async fn audit_text_tx(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> Result<()> {
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
         .fetch_optional(&mut **tx)
         .await
@@ -37,7 +49,6 @@ pub(crate) async fn audit_tx(
         })?;
     let seq = col::<i64>(&head, "seq")? + 1;
     let prev: String = col(&head, "hash")?;
-    let detail = detail.to_string();
     let hash = audit_hash(
         &prev,
         &audit_canonical(

@@ -1267,3 +1267,96 @@ async fn assert_stays_exact(s: &PgStore) {
     assert!(rows > 100, "{rows} stays");
     assert_eq!((wrong, rows), (0, live));
 }
+
+/// A whole load sets the presence triggers aside for its own transaction
+/// only and writes its travellers' stays at its end (migration 0012): trips
+/// of the same traveller written meanwhile by other transactions get their
+/// stays at once, those written while the load finishes wait for it, and
+/// afterwards every stay ends exactly where the traveller's next live leg
+/// departs, counting the load's legs and everyone else's.
+#[tokio::test]
+async fn trips_written_during_a_whole_load_keep_every_stay_right() {
+    use warden_domain::trip::TripPurpose;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = std::sync::Arc::new(fresh_in(schemas.clone()).await);
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    let base = chrono::Utc::now() + chrono::Duration::days(10);
+    let at = |h: i64| base + chrono::Duration::hours(h);
+    let trip_at = |h: i64| {
+        let mut r = trip_to(&kab, t.id);
+        r.legs[0].depart = at(h);
+        r.legs[0].arrive = at(h) + chrono::Duration::hours(1);
+        r
+    };
+    let stays = |s: std::sync::Arc<PgStore>| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM presence_legs")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    // One stay from before the load.
+    s.create_travel_request(&trip_at(0), &ctx()).await.unwrap();
+
+    let mut load = s
+        .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
+        .await
+        .unwrap();
+    // The load's legs fall between the others, before and after them.
+    for k in 0..4i64 {
+        let ta = TravelAuthorisation {
+            ta_number: format!("TA-{k}"),
+            traveller: t.id,
+            purpose: TripPurpose::Official,
+            cancelled: false,
+            legs: trip_at(10 * k + 5).legs,
+        };
+        load.apply(&[ta]).await.unwrap();
+    }
+    // Another transaction meanwhile commits (the load holds neither the
+    // traveller nor the audit chain's head yet), its stay written at once.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        s.create_travel_request(&trip_at(12), &ctx()),
+    )
+    .await
+    .expect("a write during a whole load must not wait for it to end")
+    .unwrap();
+    assert_eq!(stays(s.clone()).await, 2, "the other transaction's stay");
+    // Trips written while the load finishes: before it locks the traveller
+    // (it then reads them), or after (they wait for its commit, then
+    // recompute from it).
+    let racers: Vec<_> = [22i64, 40]
+        .into_iter()
+        .map(|h| {
+            let (s, r) = (s.clone(), trip_at(h));
+            tokio::spawn(async move { s.create_travel_request(&r, &ctx()).await.unwrap() })
+        })
+        .collect();
+    load.finish().await.unwrap();
+    for r in racers {
+        r.await.unwrap();
+    }
+    assert_eq!(stays(s.clone()).await, 8);
+    assert_stays_exact_n(&s, 8).await;
+    // The triggers work again for later writes by the same connections.
+    s.create_travel_request(&trip_at(3), &ctx()).await.unwrap();
+    assert_stays_exact_n(&s, 9).await;
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+async fn assert_stays_exact_n(s: &PgStore, n: i64) {
+    let (rows, wrong, live): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE p.until IS DISTINCT FROM
+             (SELECT min(q.depart) FROM presence_legs q
+               WHERE q.traveller_id = p.traveller_id AND q.depart > p.depart)),
+             (SELECT count(*) FROM legs WHERE status NOT IN ('cancelled', 'denied'))
+           FROM presence_legs p",
+    )
+    .fetch_one(s.pool())
+    .await
+    .unwrap();
+    assert_eq!((rows, wrong, live), (n, 0, n));
+}
