@@ -160,33 +160,38 @@ impl LegColumns {
         Ok(())
     }
 
+    /// Binds the first twelve columns, those every leg names: `$1` … `$12`.
+    fn bind_leg<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(&self.request)
+            .bind(&self.seq)
+            .bind(&self.origin)
+            .bind(&self.destination)
+            .bind(&self.area)
+            .bind(&self.depart)
+            .bind(&self.arrive)
+            .bind(&self.depart_tz)
+            .bind(&self.arrive_tz)
+            .bind(&self.carrier)
+            .bind(&self.kind)
+            .bind(&self.status)
+    }
+
     /// Inserts the legs of new requests: no conflict is possible, and the
     /// decision columns take their defaults.
     async fn insert(&self, tx: &mut Tx<'_>) -> Result<()> {
         if self.request.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
              carrier, kind, status) \
              SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], \
              $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
-        )
-        .bind(&self.request)
-        .bind(&self.seq)
-        .bind(&self.origin)
-        .bind(&self.destination)
-        .bind(&self.area)
-        .bind(&self.depart)
-        .bind(&self.arrive)
-        .bind(&self.depart_tz)
-        .bind(&self.arrive_tz)
-        .bind(&self.carrier)
-        .bind(&self.kind)
-        .bind(&self.status)
-        .execute(&mut **tx)
-        .await
-        .map_err(be)?;
+        );
+        self.bind_leg(q).execute(&mut **tx).await.map_err(be)?;
         Ok(())
     }
 
@@ -197,7 +202,7 @@ impl LegColumns {
         if self.request.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, depart_tz, arrive_tz, \
              carrier, kind, status, decided_by, decided_at, grounds, comment, answer, answered_at) \
              SELECT x.request_id, x.seq, x.origin, x.destination, x.area_code, x.depart, x.arrive, x.depart_tz, x.arrive_tz, \
@@ -213,28 +218,17 @@ impl LegColumns {
              kind = excluded.kind, status = excluded.status, decided_by = excluded.decided_by, \
              decided_at = excluded.decided_at, grounds = excluded.grounds, comment = excluded.comment, \
              answer = excluded.answer, answered_at = excluded.answered_at, reevaluated_at = NULL",
-        )
-        .bind(&self.request)
-        .bind(&self.seq)
-        .bind(&self.origin)
-        .bind(&self.destination)
-        .bind(&self.area)
-        .bind(&self.depart)
-        .bind(&self.arrive)
-        .bind(&self.depart_tz)
-        .bind(&self.arrive_tz)
-        .bind(&self.carrier)
-        .bind(&self.kind)
-        .bind(&self.status)
-        .bind(&self.decided_by)
-        .bind(&self.decided_at)
-        .bind(&self.grounds)
-        .bind(&self.comment)
-        .bind(&self.answer)
-        .bind(&self.answered_at)
-        .execute(&mut **tx)
-        .await
-        .map_err(be)?;
+        );
+        self.bind_leg(q)
+            .bind(&self.decided_by)
+            .bind(&self.decided_at)
+            .bind(&self.grounds)
+            .bind(&self.comment)
+            .bind(&self.answer)
+            .bind(&self.answered_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(be)?;
         Ok(())
     }
 }
