@@ -800,8 +800,8 @@ impl TaLoad for PgLoad {
 }
 
 /// Writes the stays of `travellers` while the presence triggers stand aside
-/// (migration 0012), then puts the triggers back for the rest of the
-/// transaction. A traveller's stays follow from their live legs alone, so
+/// (migration 0012; they stand aside until the transaction ends, and
+/// nothing after this writes legs or stays). A traveller's stays follow from their live legs alone, so
 /// they are written whole: the travellers' rows are locked first (in id
 /// order, as the triggers lock them: a concurrent write to one of them
 /// waits for this load's commit and then recomputes from it), their stays
@@ -809,38 +809,35 @@ impl TaLoad for PgLoad {
 /// among them as its end. Each statement reads a fresh snapshot, so the
 /// legs another transaction committed for them meanwhile are included.
 async fn write_deferred_stays(tx: &mut Tx<'_>, travellers: &HashSet<Uuid>) -> Result<()> {
-    if !travellers.is_empty() {
-        let mut ids: Vec<Uuid> = travellers.iter().copied().collect();
-        ids.sort_unstable();
-        // The sort of every stay of a first load stays in memory.
-        sqlx::query("SET LOCAL work_mem = '256MB'")
-            .execute(&mut **tx)
-            .await
-            .map_err(be)?;
-        for sql in [
-            "SELECT 1 FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-            "DELETE FROM presence_legs WHERE traveller_id = ANY($1)",
-            // A stay ends at the first departure after its own: the first
-            // row of the frame that follows the legs departing with it.
-            "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
-             SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code,
-                    first_value(l.depart) OVER (PARTITION BY tr.traveller_id ORDER BY l.depart
-                        RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE GROUP)
-               FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
-              WHERE tr.traveller_id = ANY($1) AND l.status NOT IN ('cancelled', 'denied')
-              ORDER BY 1, 2, 3, 4, 5",
-        ] {
-            sqlx::query(sql)
-                .bind(&ids)
-                .execute(&mut **tx)
-                .await
-                .map_err(be)?;
-        }
+    if travellers.is_empty() {
+        return Ok(());
     }
-    sqlx::query("SELECT set_config('warden.presence_deferred', 'off', true)")
+    let mut ids: Vec<Uuid> = travellers.iter().copied().collect();
+    ids.sort_unstable();
+    // The sort of every stay of a first load stays in memory.
+    sqlx::query("SET LOCAL work_mem = '256MB'")
         .execute(&mut **tx)
         .await
         .map_err(be)?;
+    for sql in [
+        "SELECT 1 FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        "DELETE FROM presence_legs WHERE traveller_id = ANY($1)",
+        // A stay ends at the first departure after its own: the first
+        // row of the frame that follows the legs departing with it.
+        "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+         SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code,
+                first_value(l.depart) OVER (PARTITION BY tr.traveller_id ORDER BY l.depart
+                    RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE GROUP)
+           FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
+          WHERE tr.traveller_id = ANY($1) AND l.status NOT IN ('cancelled', 'denied')
+          ORDER BY 1, 2, 3, 4, 5",
+    ] {
+        sqlx::query(sql)
+            .bind(&ids)
+            .execute(&mut **tx)
+            .await
+            .map_err(be)?;
+    }
     Ok(())
 }
 
@@ -891,14 +888,11 @@ async fn apply_in(
             .unwrap_or(ProcessingMode::Automatic)
     };
 
-    // Stored TAs of the batch: number → (request id, digest), and their
-    // travellers.
+    // Stored TAs of the batch: number → (request id, digest).
     let numbers: Vec<&str> = tas.iter().map(|t| t.ta_number.as_str()).collect();
     let mut existing: HashMap<String, (Uuid, Option<String>)> = HashMap::new();
-    let mut traveller_of: HashMap<Uuid, Uuid> = HashMap::new();
     for r in sqlx::query(
-        "SELECT id, ta_number, ta_digest, traveller_id FROM travel_requests \
-             WHERE agency_id = $1 AND ta_number = ANY($2)",
+        "SELECT id, ta_number, ta_digest FROM travel_requests WHERE agency_id = $1 AND ta_number = ANY($2)",
     )
     .bind(agency)
     .bind(&numbers)
@@ -906,9 +900,7 @@ async fn apply_in(
     .await
     .map_err(be)?
     {
-        let id: Uuid = col(&r, "id")?;
-        traveller_of.insert(id, col(&r, "traveller_id")?);
-        existing.insert(col(&r, "ta_number")?, (id, col(&r, "ta_digest")?));
+        existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
     }
     let digests: Vec<String> = tas.iter().map(content_digest).collect();
     let changed: Vec<Uuid> = tas
@@ -924,8 +916,10 @@ async fn apply_in(
         .collect();
 
     // The legs of the TAs that changed, locked (a decision in flight is
-    // waited for, and kept), then their request rows.
+    // waited for, and kept), then their request rows, with the travellers
+    // they had.
     let mut old_legs: HashMap<Uuid, Vec<OldLeg>> = HashMap::new();
+    let mut traveller_of: HashMap<Uuid, Uuid> = HashMap::new();
     if !changed.is_empty() {
         for r in sqlx::query(
                 "SELECT request_id, seq, origin, destination, area_code, depart, arrive, kind, status, \
@@ -946,7 +940,7 @@ async fn apply_in(
         // one of these TAs changed since it was read, the legs above may
         // be stale, so start again.
         let locked = sqlx::query(
-            "SELECT id, ta_digest FROM travel_requests WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            "SELECT id, ta_digest, traveller_id FROM travel_requests WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
         .bind(&changed)
         .fetch_all(&mut **tx)
@@ -960,6 +954,7 @@ async fn apply_in(
             if before.get(&id).is_none_or(|b| **b != d) {
                 return Err(TaFailure::Raced);
             }
+            traveller_of.insert(id, col(r, "traveller_id")?);
         }
         if locked.len() != changed.len() {
             return Err(TaFailure::Raced);
