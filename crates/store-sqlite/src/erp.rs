@@ -489,8 +489,8 @@ impl TaLoad for WholeLoad {
                 "whole load: {name} rebuilt"
             );
         }
-        // The commit includes the checkpoint that copies the load from the
-        // WAL into the database file (SQLite's automatic checkpoint).
+        // The commit syncs the WAL; the checkpointer copies the load into
+        // the database file afterwards (`checkpoint`).
         let t = std::time::Instant::now();
         tx.commit().await.map_err(be)?;
         tracing::debug!(seconds = t.elapsed().as_secs_f64(), "whole load: committed");

@@ -3,7 +3,8 @@
 //! One file in WAL mode with `synchronous=FULL` (an acknowledged write is on
 //! disk), a single writer connection whose transactions start with
 //! `BEGIN IMMEDIATE` (so concurrent writers queue on `busy_timeout` instead of
-//! failing on lock upgrades), and a pool of read-only connections.
+//! failing on lock upgrades), a pool of read-only connections, and a
+//! checkpointer on a connection of its own (`checkpoint`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -21,6 +22,7 @@ use warden_domain::{
 };
 use warden_store::*;
 
+mod checkpoint;
 mod erp;
 mod eta;
 mod group;
@@ -36,6 +38,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Travel requests and location reports go through a group-commit writer.
     group: group::GroupCommit,
+    /// Copies committed pages from the WAL into the database file.
+    _checkpoint: checkpoint::Checkpointer,
 }
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
@@ -399,10 +403,14 @@ impl SqliteStore {
             // A large page cache for the one writer, so that a big transaction
             // (a mode change re-evaluating 100,000 legs) does not spill to disk
             // before it commits.
+            // Its commits do not checkpoint: the checkpointer does, on its
+            // own connection. A rewound WAL is cut back to 64 MiB.
             .connect_with(
                 base.clone()
                     .create_if_missing(true)
-                    .pragma("cache_size", "-262144"),
+                    .pragma("cache_size", "-262144")
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", "67108864"),
             )
             .await
             .map_err(be)?;
@@ -419,17 +427,20 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
             .connect_with(
-                base.read_only(true)
+                base.clone()
+                    .read_only(true)
                     .pragma("mmap_size", "2147418112")
                     .pragma("threads", threads.to_string()),
             )
             .await
             .map_err(be)?;
         let group = group::GroupCommit::start(writer.clone());
+        let _checkpoint = checkpoint::Checkpointer::start(base).await?;
         Ok(SqliteStore {
             writer,
             reader,
             group,
+            _checkpoint,
         })
     }
 

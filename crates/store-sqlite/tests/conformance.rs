@@ -48,6 +48,50 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
     assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, Some(2));
 }
 
+/// A committed write reaches the database file itself without a later
+/// write to carry it there: the writer does not checkpoint, the store's
+/// checkpointer does (`checkpoint.rs`). The file is read from a copy made
+/// without its WAL.
+#[tokio::test]
+async fn committed_writes_reach_the_database_file() {
+    let dir = std::env::temp_dir().join(format!("warden-sqlite-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.db");
+    let s = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    s.migrate().await.unwrap();
+    let ctx = warden_store::AuditContext::system("test");
+    s.append_audit(&ctx, "test.checkpointed", "t:1", serde_json::json!({}))
+        .await
+        .unwrap();
+    let copy = dir.join("copy.db");
+    let in_file = async || -> Option<i64> {
+        std::fs::copy(&path, &copy).ok()?;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&copy)
+            .read_only(true);
+        let mut c = sqlx::ConnectOptions::connect(&opts).await.ok()?;
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'test.checkpointed'")
+            .fetch_one(&mut c)
+            .await
+            .ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if in_file().await == Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write never reached the database file"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Still in the WAL as well, and the store reads it as before.
+    assert!(std::fs::metadata(dir.join("t.db-wal")).is_ok());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every stay ends exactly where its traveller's next live leg departs,
 /// every live leg has its stay, `presence_deferred` is empty, and the
 /// database has the indexes and triggers of a fresh one.
