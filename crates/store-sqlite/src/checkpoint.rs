@@ -19,8 +19,7 @@ use std::time::Duration;
 /// How long committed pages wait at most before they are copied.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(500);
 
-/// Stops the task when the last clone (the store's) is dropped.
-#[derive(Clone)]
+/// The task stops when this (the store's) is dropped.
 pub(crate) struct Checkpointer {
     _alive: tokio::sync::mpsc::Sender<()>,
 }

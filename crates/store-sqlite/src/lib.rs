@@ -402,9 +402,9 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             // A large page cache for the one writer, so that a big transaction
             // (a mode change re-evaluating 100,000 legs) does not spill to disk
-            // before it commits.
-            // Its commits do not checkpoint: the checkpointer does, on its
-            // own connection. A rewound WAL is cut back to 64 MiB.
+            // before it commits. Its commits do not checkpoint: the
+            // checkpointer does, on its own connection. A rewound WAL is cut
+            // back to 64 MiB.
             .connect_with(
                 base.clone()
                     .create_if_missing(true)
