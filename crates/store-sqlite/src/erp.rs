@@ -636,8 +636,8 @@ async fn apply_tas(
                 // Its stays go first, by the old traveller (the
                 // table's key; the triggers stand aside, migration 0012).
                 sqlx::query(
-                    "DELETE FROM presence_legs WHERE request_id = ?1 AND traveller_id = \
-                         (SELECT traveller_id FROM travel_requests WHERE id = ?1)",
+                    "DELETE FROM presence_legs WHERE request_id = unhex(?1, '-') AND traveller_id = \
+                         (SELECT unhex(traveller_id, '-') FROM travel_requests WHERE id = ?1)",
                 )
                 .bind(id)
                 .execute(&mut **tx)
@@ -823,33 +823,38 @@ async fn apply_tas(
 /// Writes the stays of the legs inserted after rowid `first` while
 /// `presence_deferred` held its row (migration 0011), then removes that
 /// row. The new live legs are gathered in a temporary table keyed like
-/// `presence_legs`, in its order. While the table still holds only the
-/// stays from before, the stay before each new departure is shortened to
-/// end at the first new departure after it, and each new leg learns the
-/// next departure among the stays from before (a seek each, only for
-/// travellers who have one). Each new stay then ends at that departure or
-/// at the traveller's next new one, whichever comes first, and is written
-/// in the table's order, a stream of appends. The result is the one the
-/// row triggers give.
+/// `presence_legs` (ids as bytes, times as microseconds: migration 0016),
+/// in its order. While the table still holds only the stays from before,
+/// the stay before each new departure is shortened to end at the first new
+/// departure after it, and each new leg learns the next departure among
+/// the stays from before (a seek each, only for travellers who have one).
+/// Each new stay then ends at that departure or at the traveller's next new
+/// one, whichever comes first, and is written in the table's order, a
+/// stream of appends. The result is the one the row triggers give. The
+/// statements call no function on the table's side and stop the whole
+/// transaction on a broken constraint (`OR ROLLBACK`, as any error here
+/// fails the load), so that SQLite keeps no statement journal for them.
 async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Result<()> {
     // Emptied before commit; a failed batch's rows go with its rollback.
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS presence_batch (
-            traveller_id TEXT NOT NULL, depart TEXT NOT NULL, arrive TEXT NOT NULL,
-            seq INTEGER NOT NULL, request_id TEXT NOT NULL, area_code TEXT NOT NULL,
-            next TEXT,
+            traveller_id BLOB NOT NULL, depart INTEGER NOT NULL, arrive INTEGER NOT NULL,
+            seq INTEGER NOT NULL, request_id BLOB NOT NULL, area_code TEXT NOT NULL,
+            next INTEGER,
             PRIMARY KEY (traveller_id, depart, arrive, seq, request_id)) WITHOUT ROWID",
     )
     .execute(&mut **tx)
     .await
     .map_err(be)?;
-    sqlx::query(
-        "INSERT INTO temp.presence_batch
-         SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code, NULL
+    sqlx::query(&format!(
+        "INSERT OR ROLLBACK INTO temp.presence_batch
+         SELECT unhex(tr.traveller_id, '-'), {}, {}, l.seq, unhex(l.request_id, '-'), l.area_code, NULL
            FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
           WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')
           ORDER BY 1, 2, 3, 4, 5",
-    )
+        crate::sql_micros("l.depart"),
+        crate::sql_micros("l.arrive")
+    ))
     .bind(first)
     .execute(&mut **tx)
     .await
@@ -858,7 +863,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
         // A stay from before ends at the first new departure after it,
         // unless the next stay from before departs earlier. Only the stay
         // just before a new departure can change.
-        "UPDATE presence_legs SET until = s.next
+        "UPDATE OR ROLLBACK presence_legs SET until = s.next
            FROM (SELECT traveller_id, depart, min(next) AS next
                    FROM (SELECT b.traveller_id,
                                 (SELECT max(p.depart) FROM presence_legs p
@@ -870,17 +875,22 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
           WHERE presence_legs.traveller_id = s.traveller_id AND presence_legs.depart = s.depart
             AND (presence_legs.until IS NULL OR presence_legs.until > s.next)",
         // The next departure among the stays from before, where there is one.
-        "UPDATE temp.presence_batch AS b
+        "UPDATE OR ROLLBACK temp.presence_batch AS b
             SET next = (SELECT min(p.depart) FROM presence_legs p
                          WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart)
           WHERE EXISTS (SELECT 1 FROM presence_legs p
                          WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart)",
-        // '~' sorts after every timestamp: "none after".
-        "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+        // Each new stay ends at the first departure after it: the next one
+        // from before where it is earlier than every new one, else the
+        // traveller's next new one (one seek, bounded by the former).
+        "INSERT OR ROLLBACK INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
          SELECT b.traveller_id, b.depart, b.arrive, b.seq, b.request_id, b.area_code,
-                NULLIF(min(coalesce(b.next, '~'),
-                           coalesce((SELECT min(m.depart) FROM temp.presence_batch m
-                                      WHERE m.traveller_id = b.traveller_id AND m.depart > b.depart), '~')), '~')
+                CASE WHEN b.next IS NULL
+                     THEN (SELECT min(m.depart) FROM temp.presence_batch m
+                            WHERE m.traveller_id = b.traveller_id AND m.depart > b.depart)
+                     ELSE coalesce((SELECT min(m.depart) FROM temp.presence_batch m
+                                     WHERE m.traveller_id = b.traveller_id AND m.depart > b.depart
+                                       AND m.depart < b.next), b.next) END
            FROM temp.presence_batch b",
         "DELETE FROM presence_deferred",
         "DELETE FROM temp.presence_batch",

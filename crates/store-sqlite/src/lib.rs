@@ -62,6 +62,36 @@ pub(crate) fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
+/// An instant as `presence_legs` keeps it (migration 0016): microseconds
+/// since 1970, UTC, which sort as the `TS` text does.
+pub(crate) fn micros(dt: &DateTime<Utc>) -> i64 {
+    dt.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Backend(format!("bad instant {us} µs")))
+}
+
+/// SQL for [`micros`] of a `TS` column or parameter `x`: the seconds of its
+/// first 19 characters and the six digits of its fraction.
+pub(crate) fn sql_micros(x: &str) -> String {
+    format!("(unixepoch(substr({x}, 1, 19)) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER))")
+}
+
+/// SQL for the UUID text of 16 bytes `x` (`unhex(id, '-')` is the reverse).
+pub(crate) fn sql_uuid_text(x: &str) -> String {
+    format!(
+        "lower(substr(hex({x}), 1, 8) || '-' || substr(hex({x}), 9, 4) || '-' || \
+         substr(hex({x}), 13, 4) || '-' || substr(hex({x}), 17, 4) || '-' || substr(hex({x}), 21))"
+    )
+}
+
+/// A UUID kept as its 16 bytes (migration 0016).
+pub(crate) fn uuid_bytes(b: &[u8]) -> Result<Uuid> {
+    Uuid::from_slice(b).map_err(|e| StoreError::Backend(format!("bad uuid {b:02x?}: {e}")))
+}
+
 pub(crate) fn be(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {

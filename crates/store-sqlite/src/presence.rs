@@ -5,9 +5,11 @@
 //! kept by triggers): each traveller's live legs keyed by traveller and
 //! departure, each a stay until the traveller's next leg departs, indexed
 //! by area, stay class and departure, so that the stays covering a moment
-//! are a range per class and a person's latest leg is one seek.
+//! are a range per class and a person's latest leg is one seek. Its ids are
+//! 16 bytes and its times microseconds (migration 0016): a query binds the
+//! moment both as text (for the other tables) and as microseconds.
 
-use crate::{be, parse_ts, uuid, SqliteStore};
+use crate::{be, from_micros, micros, parse_ts, sql_uuid_text, uuid, uuid_bytes, SqliteStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::sync::LazyLock;
@@ -17,22 +19,24 @@ use warden_domain::AreaCode;
 use warden_store::*;
 
 /// The stay classes and, per class, the earliest departure of a stay that
-/// may cover the moment (`warden_store::stay_classes`), as pairs bound
-/// from ?3 on by [`bind_stays`].
+/// may cover the moment (`warden_store::stay_classes`), in microseconds, as
+/// pairs bound from ?4 on by [`bind_stays`] (which binds the moment itself,
+/// in microseconds, as ?3).
 pub(crate) fn stays_cte() -> String {
     let values: Vec<String> = (0..=STAY_CLASSES as usize)
-        .map(|i| format!("(?{}, ?{})", 3 + 2 * i, 4 + 2 * i))
+        .map(|i| format!("(?{}, ?{})", 4 + 2 * i, 5 + 2 * i))
         .collect();
     format!("stays(class, since) AS (VALUES {})", values.join(", "))
 }
 
-/// Binds the pairs of [`stays_cte`].
+/// Binds ?3, the moment in microseconds, and the pairs of [`stays_cte`].
 pub(crate) fn bind_stays<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     at: DateTime<Utc>,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let mut q = q.bind(micros(&at));
     for (class, since) in stay_classes(at) {
-        q = q.bind(class).bind(crate::ts(&since));
+        q = q.bind(class).bind(micros(&since));
     }
     q
 }
@@ -47,13 +51,14 @@ static CANDIDATES: LazyLock<String> = LazyLock::new(|| {
         "WITH {}, cand(user_id) AS MATERIALIZED (
     SELECT user_id FROM profiles WHERE duty_station = ?1
     UNION
-    SELECT pl.traveller_id FROM stays k JOIN presence_legs pl
-        ON pl.area_code = ?1 AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?2
-     WHERE pl.until IS NULL OR pl.until > ?2
+    SELECT {} FROM stays k JOIN presence_legs pl
+        ON pl.area_code = ?1 AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?3
+     WHERE pl.until IS NULL OR pl.until > ?3
     UNION
     SELECT user_id FROM last_locations WHERE area_code = ?1 AND since <= ?2
 )",
-        stays_cte()
+        stays_cte(),
+        sql_uuid_text("pl.traveller_id")
     )
 });
 
@@ -69,16 +74,16 @@ pub(crate) const PERSON_JOINS: &str = "
   LEFT JOIN agencies ag ON ag.id = COALESCE(p.agency_id, u.agency_id)
   LEFT JOIN last_locations ll ON ll.user_id = u.id";
 
-/// With [`PERSON`], their latest live legs departed by ?2 (all that share
-/// its departure, one row each) and when their stay ends: one seek on
-/// `presence_legs`. [`assemble`] keeps each leg once.
+/// With [`PERSON`], their latest live legs departed by ?3 (in microseconds:
+/// all that share its departure, one row each) and when their stay ends:
+/// one seek on `presence_legs`. [`assemble`] keeps each leg once.
 pub(crate) const LEG_COLUMNS: &str = ",
        lb.request_id AS b_request, lb.seq AS b_seq, lb.area_code AS b_area, lb.depart AS b_depart,
        lb.arrive AS b_arrive, lb.until AS b_until";
 
 pub(crate) const LEG_JOINS: &str = "
-  LEFT JOIN presence_legs lb ON lb.traveller_id = u.id AND lb.depart =
-       (SELECT max(depart) FROM presence_legs WHERE traveller_id = u.id AND depart <= ?2)";
+  LEFT JOIN presence_legs lb ON lb.traveller_id = unhex(u.id, '-') AND lb.depart =
+       (SELECT max(depart) FROM presence_legs WHERE traveller_id = unhex(u.id, '-') AND depart <= ?3)";
 
 /// The candidates of `cand` as people.
 pub(crate) const FROM_CANDIDATES: &str = " FROM cand c CROSS JOIN users u ON u.id = c.user_id";
@@ -113,15 +118,15 @@ impl SqliteStore {
 }
 
 pub(crate) fn leg(r: &sqlx::sqlite::SqliteRow, side: &str) -> Result<Option<LegEvidence>> {
-    let Some(request) = r.get::<Option<String>, _>(format!("{side}_request").as_str()) else {
+    let Some(request) = r.get::<Option<&[u8]>, _>(format!("{side}_request").as_str()) else {
         return Ok(None);
     };
     Ok(Some(LegEvidence {
-        request: uuid(&request)?,
+        request: uuid_bytes(request)?,
         seq: r.get(format!("{side}_seq").as_str()),
         area: area(r.get(format!("{side}_area").as_str()))?,
-        depart: parse_ts(r.get(format!("{side}_depart").as_str()))?,
-        arrive: parse_ts(r.get(format!("{side}_arrive").as_str()))?,
+        depart: from_micros(r.get(format!("{side}_depart").as_str()))?,
+        arrive: from_micros(r.get(format!("{side}_arrive").as_str()))?,
     }))
 }
 
@@ -184,9 +189,8 @@ pub(crate) fn assemble(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<PresenceC
         }
         if let Some(l) = leg(r, "b")? {
             let until = r
-                .get::<Option<String>, _>("b_until")
-                .as_deref()
-                .map(parse_ts)
+                .get::<Option<i64>, _>("b_until")
+                .map(from_micros)
                 .transpose()?;
             out.last_mut()
                 .expect("pushed above")

@@ -9,7 +9,7 @@ use crate::presence::{
     assemble, bind_stays, leg, person, stays_cte, FROM_CANDIDATES, LEG_COLUMNS, LEG_JOINS, PERSON,
     PERSON_JOINS,
 };
-use crate::{be, parse_ts, uuid, SqliteStore};
+use crate::{be, from_micros, micros, sql_micros, uuid, uuid_bytes, SqliteStore};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::Row;
@@ -23,16 +23,17 @@ use warden_store::*;
 static PEOPLE: LazyLock<String> =
     LazyLock::new(|| format!("{PERSON} FROM users u{PERSON_JOINS} ORDER BY u.id"));
 
-/// The stays covering ?2 (?1 unused): per traveller, their latest live legs
-/// departed by then (all that share its departure), with when the stay ends.
+/// The stays covering ?3 (in microseconds; ?1 and ?2 unused): per
+/// traveller, their latest live legs departed by then (all that share its
+/// departure), with when the stay ends.
 static STAYS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH {} SELECT pl.traveller_id AS id,
        pl.request_id AS b_request, pl.seq AS b_seq, pl.area_code AS b_area, pl.depart AS b_depart,
        pl.arrive AS b_arrive, pl.until AS b_until
   FROM stays k JOIN presence_legs pl
-    ON pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?2
- WHERE (pl.until IS NULL OR pl.until > ?2) AND ?1 IS NULL",
+    ON pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?3
+ WHERE (pl.until IS NULL OR pl.until > ?3) AND ?1 IS NULL AND ?2 IS NULL",
         stays_cte()
     )
 });
@@ -46,55 +47,63 @@ static IN_COUNTRY: LazyLock<String> = LazyLock::new(|| {
         "WITH {}, cand(user_id) AS MATERIALIZED (
     SELECT p.user_id FROM areas a JOIN profiles p ON p.duty_station = a.code WHERE a.country = ?1
     UNION
-    SELECT pl.traveller_id FROM areas a CROSS JOIN stays k JOIN presence_legs pl
-        ON pl.area_code = a.code AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?2
-     WHERE a.country = ?1 AND (pl.until IS NULL OR pl.until > ?2)
+    SELECT {} FROM areas a CROSS JOIN stays k JOIN presence_legs pl
+        ON pl.area_code = a.code AND pl.stay_class = k.class AND pl.depart >= k.since AND pl.depart <= ?3
+     WHERE a.country = ?1 AND (pl.until IS NULL OR pl.until > ?3)
     UNION
     SELECT ll.user_id FROM areas a JOIN last_locations ll ON ll.area_code = a.code
      WHERE a.country = ?1 AND ll.since <= ?2
 ){PERSON}{LEG_COLUMNS}{FROM_CANDIDATES}{PERSON_JOINS}{LEG_JOINS} ORDER BY u.id",
-        stays_cte()
+        stays_cte(),
+        crate::sql_uuid_text("pl.traveller_id")
     )
 });
 
-/// Every area's headcount at ?1, per agency: `whereabouts` as one aggregate
+/// Every area's headcount at ?1 (text; ?4 in microseconds, as
+/// `presence_legs` keeps times), per agency: `whereabouts` as one aggregate
 /// over the users (in table order, one pass), each with their profile, phone
 /// and latest live leg departed by then (one seek down the table's key in
 /// the rule's order: departure, arrival, sequence, request, the greatest
 /// first). `why`: 1 the phone (there by then and reported after the travel
 /// record), 2 travel, 3 the duty station. Flagged: a phone report before ?2
 /// (stale); arrived by then, away from the duty station, nothing after and
-/// arrived before ?3 (overdue). Unknown and in transit place nobody.
-const COUNTS: &str = "
+/// arrived before ?3 (overdue, in microseconds). Unknown and in transit
+/// place nobody.
+static COUNTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
 SELECT c.area, c.agency, ag.code AS agency_code, c.present, c.flagged FROM (
   SELECT area, agency, count(*) AS present, sum(flagged) AS flagged FROM (
     SELECT agency,
            CASE why WHEN 1 THEN ll_area
-                    WHEN 2 THEN CASE WHEN arrive <= ?1 THEN l_area END
+                    WHEN 2 THEN CASE WHEN arrive <= ?4 THEN l_area END
                     ELSE duty_station END AS area,
            CASE why WHEN 1 THEN reported_at < ?2
-                    WHEN 2 THEN arrive <= ?1 AND until IS NULL AND l_area IS NOT duty_station AND arrive < ?3
+                    WHEN 2 THEN arrive <= ?4 AND until IS NULL AND l_area IS NOT duty_station AND arrive < ?3
                     ELSE 0 END AS flagged
       FROM (
         SELECT COALESCE(p.agency_id, u.agency_id) AS agency, p.duty_station,
                ll.area_code AS ll_area, ll.reported_at,
                l.area_code AS l_area, l.arrive, l.until,
-               CASE WHEN ll.since <= ?1 AND (l.traveller_id IS NULL OR ll.reported_at >
-                             CASE WHEN l.arrive <= ?1 THEN l.arrive ELSE l.depart END) THEN 1
+               CASE WHEN ll.since <= ?1 AND (l.traveller_id IS NULL OR {} >
+                             CASE WHEN l.arrive <= ?4 THEN l.arrive ELSE l.depart END) THEN 1
                     WHEN l.traveller_id IS NOT NULL THEN 2
                     ELSE 3 END AS why
           FROM users u
           LEFT JOIN profiles p ON p.user_id = u.id
           LEFT JOIN last_locations ll ON ll.user_id = u.id
-          LEFT JOIN presence_legs l ON l.traveller_id = u.id
+          LEFT JOIN presence_legs l ON l.traveller_id = unhex(u.id, '-')
                AND (l.depart, l.arrive, l.seq, l.request_id) = (
                    SELECT depart, arrive, seq, request_id FROM presence_legs
-                    WHERE traveller_id = u.id AND depart <= ?1
+                    WHERE traveller_id = unhex(u.id, '-') AND depart <= ?4
                     ORDER BY depart DESC, arrive DESC, seq DESC, request_id DESC LIMIT 1)))
    WHERE area IS NOT NULL
    GROUP BY area, agency) c
   LEFT JOIN agencies ag ON ag.id = c.agency
- ORDER BY c.area, c.agency";
+ ORDER BY c.area, c.agency",
+        sql_micros("ll.reported_at")
+    )
+});
 
 impl SqliteStore {
     pub(crate) async fn presence_counts_of(
@@ -103,10 +112,11 @@ impl SqliteStore {
         rules: warden_domain::presence::PresenceRules,
     ) -> Result<Vec<PresenceCount>> {
         let (stale, overdue) = presence_bounds(at, rules);
-        let rows = sqlx::query(COUNTS)
+        let rows = sqlx::query(&COUNTS)
             .bind(crate::ts(&at))
             .bind(crate::ts(&stale))
-            .bind(crate::ts(&overdue))
+            .bind(micros(&overdue))
+            .bind(micros(&at))
             .fetch_all(&self.reader)
             .await
             .map_err(be)?;
@@ -149,16 +159,17 @@ impl SqliteStore {
         let mut stays: HashMap<uuid::Uuid, (Vec<LegEvidence>, Option<DateTime<Utc>>)> =
             HashMap::new();
         {
-            let q = sqlx::query(&STAYS).bind(None::<String>).bind(&at_s);
+            let q = sqlx::query(&STAYS)
+                .bind(None::<String>)
+                .bind(None::<String>);
             let mut rows = bind_stays(q, at).fetch(&mut *tx);
             while let Some(r) = rows.try_next().await.map_err(be)? {
                 let Some(l) = leg(&r, "b")? else { continue };
                 let until = r
-                    .get::<Option<String>, _>("b_until")
-                    .as_deref()
-                    .map(parse_ts)
+                    .get::<Option<i64>, _>("b_until")
+                    .map(from_micros)
                     .transpose()?;
-                let e = stays.entry(uuid(r.get("id"))?).or_default();
+                let e = stays.entry(uuid_bytes(r.get("id"))?).or_default();
                 e.0.push(l);
                 e.1 = until;
             }

@@ -178,7 +178,10 @@ async fn stays_follow_legs_deleted_and_requests_handed_over() {
         "SELECT count(*) FROM (
            SELECT traveller_id, depart, arrive, seq, request_id FROM presence_legs
            EXCEPT
-           SELECT tr.traveller_id, l.depart, l.arrive, l.seq, l.request_id
+           SELECT unhex(tr.traveller_id, '-'),
+                  unixepoch(substr(l.depart, 1, 19)) * 1000000 + CAST(substr(l.depart, 21, 6) AS INTEGER),
+                  unixepoch(substr(l.arrive, 1, 19)) * 1000000 + CAST(substr(l.arrive, 21, 6) AS INTEGER),
+                  l.seq, unhex(l.request_id, '-')
              FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
             WHERE l.status NOT IN ('cancelled', 'denied'))",
     )
@@ -199,7 +202,7 @@ async fn stays_written_by_whole_loads_are_exact() {
     assert_stays_exact(&s).await;
 }
 
-/// The `stay_class` column (migration 0014) agrees with
+/// The `stay_class` column (migrations 0014 to 0016) agrees with
 /// `warden_store::stay_class` on every class bound, a second either side,
 /// and on open stays.
 #[tokio::test]
@@ -221,22 +224,21 @@ async fn stay_classes_agree_with_the_rule() {
         .await
         .unwrap();
     for (i, len) in lengths.iter().enumerate() {
-        let until = len.map(|l| {
-            (depart + chrono::Duration::seconds(l))
-                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-                .to_string()
-        });
+        // Times in microseconds, ids as bytes (migration 0016).
+        let until = len.map(|l| (depart + chrono::Duration::seconds(l)).timestamp_micros());
         sqlx::query(
             "INSERT INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
-             VALUES (?, '2026-10-01T06:30:15.250000Z', '2026-10-01T07:00:00.000000Z', 1, 'r', 'AF-KAB', ?)",
+             VALUES (?, ?, ?, 1, x'00', 'AF-KAB', ?)",
         )
-        .bind(format!("t{i:03}"))
+        .bind(vec![i as u8])
+        .bind(depart.timestamp_micros())
+        .bind(depart.timestamp_micros() + 1_800_000_000)
         .bind(until)
         .execute(&mut *tx)
         .await
         .unwrap();
     }
-    let got: Vec<(String, i32)> =
+    let got: Vec<(Vec<u8>, i32)> =
         sqlx::query_as("SELECT traveller_id, stay_class FROM presence_legs ORDER BY traveller_id")
             .fetch_all(&mut *tx)
             .await
@@ -250,4 +252,171 @@ async fn stay_classes_agree_with_the_rule() {
             "a stay of {len:?} s"
         );
     }
+}
+
+/// Migration 0016 rebuilds `presence_legs` with ids as bytes and times as
+/// microseconds: stays written under 0015 (as text, by its triggers) come
+/// out converted, each with the same end and class, and the triggers of
+/// 0016 go on keeping them.
+#[tokio::test]
+async fn stays_written_before_0016_are_converted() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+    let dir = std::env::temp_dir().join(format!("warden-sqlite-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.db");
+    // The schema as it was before 0016, with legs written through its
+    // triggers (no users or areas: foreign keys are off here).
+    let mut upto15 = sqlx::migrate!("./migrations");
+    upto15.migrations = upto15
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 15)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let old = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::from_str(path.to_str().unwrap())
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(false),
+    )
+    .await
+    .unwrap();
+    upto15.run(&old).await.unwrap();
+    let travellers = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-10-01T06:30:15.123456Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    // (traveller, request, seq, hours after t0, status)
+    let mut legs = vec![];
+    for (i, who) in travellers.iter().enumerate() {
+        for r in 0..3 {
+            let request = uuid::Uuid::now_v7();
+            for seq in 1..=2 {
+                let hours = (r * 50 + seq * 7 + i as i64) as f64 + 0.000_001 * r as f64;
+                let status = if r == 1 && seq == 2 {
+                    "cancelled"
+                } else {
+                    "submitted"
+                };
+                legs.push((*who, request, seq, hours, status));
+            }
+        }
+    }
+    let ts = |h: f64| {
+        (t0 + chrono::Duration::microseconds((h * 3_600_000_000.0).round() as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    for (who, request, seq, hours, status) in &legs {
+        if *seq == 1 {
+            sqlx::query(
+                "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, created_at, updated_at)
+                 VALUES (?1, ?2, ?2, 'official', ?3, ?3)",
+            )
+            .bind(request.to_string())
+            .bind(who.to_string())
+            .bind(ts(0.0))
+            .execute(&old)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, kind, status)
+             VALUES (?, ?, 'KBL', 'KDH', 'AF-KAN', ?, ?, 'notification', ?)",
+        )
+        .bind(request.to_string())
+        .bind(seq)
+        .bind(ts(*hours))
+        .bind(ts(hours + 1.5))
+        .bind(*status)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    let before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM presence_legs WHERE until IS NOT NULL")
+            .fetch_one(&old)
+            .await
+            .unwrap();
+    assert_eq!(before, 8, "stays with an end under 0015");
+    old.close().await;
+
+    let s = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    s.migrate().await.unwrap();
+    type Row = (Vec<u8>, i64, i64, i64, Vec<u8>, String, Option<i64>, i32);
+    let got: Vec<Row> = sqlx::query_as(
+        "SELECT traveller_id, depart, arrive, seq, request_id, area_code, until, stay_class
+           FROM presence_legs ORDER BY traveller_id, depart",
+    )
+    .fetch_all(s.writer_pool())
+    .await
+    .unwrap();
+    let us = |h: f64| {
+        (t0 + chrono::Duration::microseconds((h * 3_600_000_000.0).round() as i64))
+            .timestamp_micros()
+    };
+    let mut want: Vec<Row> = vec![];
+    for (who, request, seq, hours, status) in &legs {
+        if *status == "cancelled" {
+            continue;
+        }
+        let until = legs
+            .iter()
+            .filter(|l| l.0 == *who && l.4 != "cancelled" && l.3 > *hours)
+            .map(|l| us(l.3))
+            .min();
+        want.push((
+            who.as_bytes().to_vec(),
+            us(*hours),
+            us(hours + 1.5),
+            *seq,
+            request.as_bytes().to_vec(),
+            "AF-KAN".into(),
+            until,
+            warden_store::stay_class(until.map(|u| (u - us(*hours)) / 1_000_000)),
+        ));
+    }
+    want.sort();
+    assert_eq!(got, want);
+    // The triggers of 0016 keep the converted stays: a leg written now
+    // between two from before ends the earlier one.
+    let (who, request) = (legs[0].0, legs[0].1);
+    let mut c = s.writer_pool().acquire().await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, kind, status)
+         VALUES (?, 3, 'KDH', 'KBL', 'AF-KAB', ?, ?, 'notification', 'submitted')",
+    )
+    .bind(request.to_string())
+    .bind(ts(10.0))
+    .bind(ts(11.0))
+    .execute(&mut *c)
+    .await
+    .unwrap();
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    drop(c);
+    let ends: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT depart, until FROM presence_legs WHERE traveller_id = ? ORDER BY depart LIMIT 3",
+    )
+    .bind(who.as_bytes().to_vec())
+    .fetch_all(s.writer_pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        ends,
+        vec![
+            (us(7.0), Some(us(10.0))),
+            (us(10.0), Some(us(14.0))),
+            (us(14.0), Some(us(57.000001))),
+        ]
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }
