@@ -831,9 +831,12 @@ async fn apply_tas(
 /// Each new stay then ends at that departure or at the traveller's next new
 /// one, whichever comes first, and is written in the table's order, a
 /// stream of appends. The result is the one the row triggers give. The
-/// statements call no function on the table's side and stop the whole
-/// transaction on a broken constraint (`OR ROLLBACK`, as any error here
-/// fails the load), so that SQLite keeps no statement journal for them.
+/// statements call no function on the table's side and stop at a broken
+/// constraint without undoing their own rows (`OR FAIL`: any error here
+/// fails the batch or load, whose transaction the caller then rolls back),
+/// so that SQLite keeps no statement journal for them. (`OR ROLLBACK` would
+/// too, but would end the transaction under sqlx, whose own rollback would
+/// then fail and leave the connection counting a transaction.)
 async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Result<()> {
     // Emptied before commit; a failed batch's rows go with its rollback.
     sqlx::query(
@@ -847,7 +850,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
     .await
     .map_err(be)?;
     sqlx::query(&format!(
-        "INSERT OR ROLLBACK INTO temp.presence_batch
+        "INSERT OR FAIL INTO temp.presence_batch
          SELECT unhex(tr.traveller_id, '-'), {}, {}, l.seq, unhex(l.request_id, '-'), l.area_code, NULL
            FROM legs l JOIN travel_requests tr ON tr.id = l.request_id
           WHERE l.rowid > ?1 AND l.status NOT IN ('cancelled', 'denied')
@@ -863,7 +866,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
         // A stay from before ends at the first new departure after it,
         // unless the next stay from before departs earlier. Only the stay
         // just before a new departure can change.
-        "UPDATE OR ROLLBACK presence_legs SET until = s.next
+        "UPDATE OR FAIL presence_legs SET until = s.next
            FROM (SELECT traveller_id, depart, min(next) AS next
                    FROM (SELECT b.traveller_id,
                                 (SELECT max(p.depart) FROM presence_legs p
@@ -875,7 +878,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
           WHERE presence_legs.traveller_id = s.traveller_id AND presence_legs.depart = s.depart
             AND (presence_legs.until IS NULL OR presence_legs.until > s.next)",
         // The next departure among the stays from before, where there is one.
-        "UPDATE OR ROLLBACK temp.presence_batch AS b
+        "UPDATE OR FAIL temp.presence_batch AS b
             SET next = (SELECT min(p.depart) FROM presence_legs p
                          WHERE p.traveller_id = b.traveller_id AND p.depart > b.depart)
           WHERE EXISTS (SELECT 1 FROM presence_legs p
@@ -883,7 +886,7 @@ async fn write_stays(tx: &mut sqlx::Transaction<'_, Sqlite>, first: i64) -> Resu
         // Each new stay ends at the first departure after it: the next one
         // from before where it is earlier than every new one, else the
         // traveller's next new one (one seek, bounded by the former).
-        "INSERT OR ROLLBACK INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
+        "INSERT OR FAIL INTO presence_legs (traveller_id, depart, arrive, seq, request_id, area_code, until)
          SELECT b.traveller_id, b.depart, b.arrive, b.seq, b.request_id, b.area_code,
                 CASE WHEN b.next IS NULL
                      THEN (SELECT min(m.depart) FROM temp.presence_batch m
