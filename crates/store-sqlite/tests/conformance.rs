@@ -304,10 +304,10 @@ async fn stays_written_before_0016_are_converted() {
             }
         }
     }
-    let ts = |h: f64| {
-        (t0 + chrono::Duration::microseconds((h * 3_600_000_000.0).round() as i64))
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    };
+    // An instant `h` hours after t0, as `legs` stores it and in microseconds.
+    let at = |h: f64| t0 + chrono::Duration::microseconds((h * 3_600_000_000.0).round() as i64);
+    let ts = |h: f64| at(h).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let us = |h: f64| at(h).timestamp_micros();
     for (who, request, seq, hours, status) in &legs {
         if *seq == 1 {
             sqlx::query(
@@ -352,10 +352,6 @@ async fn stays_written_before_0016_are_converted() {
     .fetch_all(s.writer_pool())
     .await
     .unwrap();
-    let us = |h: f64| {
-        (t0 + chrono::Duration::microseconds((h * 3_600_000_000.0).round() as i64))
-            .timestamp_micros()
-    };
     let mut want: Vec<Row> = vec![];
     for (who, request, seq, hours, status) in &legs {
         if *status == "cancelled" {
