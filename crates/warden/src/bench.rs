@@ -204,11 +204,11 @@ pub(crate) struct Server {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A fresh store, its label, and the database to discard at the end.
 pub(crate) async fn fresh_store(
     postgres: Option<&str>,
-) -> anyhow::Result<(Arc<dyn Store>, String)> {
-    let (store, label, _) = crate::bench_db::fresh(postgres).await?;
-    Ok((store, label))
+) -> anyhow::Result<(Arc<dyn Store>, String, crate::bench_db::Raw)> {
+    crate::bench_db::fresh(postgres).await
 }
 
 pub(crate) async fn start(store: Arc<dyn Store>) -> anyhow::Result<Server> {
@@ -288,7 +288,7 @@ pub(crate) fn ms(d: Duration) -> String {
 }
 
 async fn approval(postgres: Option<String>, iterations: usize) -> anyhow::Result<()> {
-    let (store, label) = fresh_store(postgres.as_deref()).await?;
+    let (store, label, raw) = fresh_store(postgres.as_deref()).await?;
     let srv = start(store.clone()).await?;
     let s = srv.state.store.as_ref();
     let (_, sa) = token_for(s, "bench.sa", Role::SecurityAdviser, "AF").await?;
@@ -377,23 +377,13 @@ async fn approval(postgres: Option<String>, iterations: usize) -> anyhow::Result
             ms(*v.last().expect("samples"))
         );
     }
-    if let (Some(url), Some(schema)) = (
-        postgres,
-        label
-            .strip_prefix("postgres (schema ")
-            .and_then(|s| s.strip_suffix(')')),
-    ) {
-        drop(srv);
-        let pool = sqlx::PgPool::connect(&url).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&pool)
-            .await?;
-    }
+    drop(srv);
+    raw.discard().await?;
     Ok(())
 }
 
 async fn map(iterations: usize) -> anyhow::Result<()> {
-    let (store, label) = fresh_store(None).await?;
+    let (store, label, raw) = fresh_store(None).await?;
     db::load_geography(store.as_ref(), true).await?;
     let logins = crate::demo::seed(store.clone()).await?;
     drop(logins);
@@ -440,5 +430,6 @@ async fn map(iterations: usize) -> anyhow::Result<()> {
             ms(percentile(&times, 0.99))
         );
     }
+    raw.discard().await?;
     Ok(())
 }

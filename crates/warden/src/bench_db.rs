@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use warden_store::Store;
 
-/// Where a fresh benchmark database lives.
+/// Where a fresh benchmark database lives. A SQLite file's folder is
+/// removed when this is dropped (a run that fails included), unless
+/// `WARDEN_BENCH_KEEP` is set: a first ERP load alone leaves 1.4 GB.
 pub(crate) enum Raw {
+    /// `bench.db` in a temporary folder of its own.
     Sqlite(PathBuf),
     /// A schema of its own in this PostgreSQL database, dropped afterwards.
-    Pg {
-        url: String,
-        schema: String,
-    },
+    Pg { url: String, schema: String },
 }
 
 /// A fresh store (a temporary SQLite file, or a new PostgreSQL schema),
@@ -116,23 +116,49 @@ impl Raw {
         true
     }
 
-    /// Drops the PostgreSQL schema unless [`Raw::kept`] (a SQLite file is
-    /// left in the temporary folder).
-    pub(crate) async fn drop_schema(&self) -> anyhow::Result<()> {
+    /// Drops the PostgreSQL schema, or removes the SQLite file's folder,
+    /// unless [`Raw::kept`].
+    pub(crate) async fn discard(&self) -> anyhow::Result<()> {
         if self.kept() {
             return Ok(());
         }
-        if let Raw::Pg { url, schema } = self {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(url).await?;
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .execute(&mut c)
-                .await?;
+        match self {
+            Raw::Pg { url, schema } => {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .execute(&mut c)
+                    .await?;
+            }
+            Raw::Sqlite(path) => remove_folder(path),
         }
         Ok(())
     }
 
     pub(crate) fn is_pg(&self) -> bool {
         matches!(self, Raw::Pg { .. })
+    }
+}
+
+/// Removes the temporary folder of a SQLite benchmark file (the file, its
+/// WAL and shared-memory files). Open connections keep reading the
+/// unlinked files until they close.
+fn remove_folder(path: &std::path::Path) {
+    if let Some(dir) = path.parent() {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("could not remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        if let Raw::Sqlite(path) = self {
+            if std::env::var_os("WARDEN_BENCH_KEEP").is_none() {
+                remove_folder(path);
+            }
+        }
     }
 }

@@ -260,7 +260,7 @@ pub async fn ingest(
         ms(percentile(&lat, 0.99))
     );
     drop(srv);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
 
@@ -482,7 +482,7 @@ pub async fn purge(postgres: Option<String>, positions: u64, chunk: i64) -> anyh
         );
     }
     drop(srv);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
 
@@ -614,7 +614,7 @@ pub async fn fanout(postgres: Option<String>, devices: usize) -> anyhow::Result<
         println!("| {name} | {n} | {} |", ms(took));
     }
     drop(srv);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
 
@@ -832,6 +832,6 @@ pub async fn rollcall(postgres: Option<String>, people_n: usize) -> anyhow::Resu
         ms(tally)
     );
     drop(srv);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }

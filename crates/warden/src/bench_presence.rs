@@ -410,7 +410,7 @@ async fn measure(
         }
     }
     if !raw.kept() {
-        raw.drop_schema().await?;
+        raw.discard().await?;
         if let Raw::Sqlite(path) = &raw {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::remove_dir_all(dir);

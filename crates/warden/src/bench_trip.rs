@@ -114,7 +114,7 @@ pub async fn submit(
         ms(percentile(&lat, 0.99))
     );
     drop(srv);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
 
@@ -245,7 +245,7 @@ pub async fn erp(
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
 
@@ -426,6 +426,6 @@ pub async fn reevaluate(postgres: Option<String>, legs: usize) -> anyhow::Result
         .await?;
     let d = t0.elapsed();
     println!("| manual → automatic | {n} | {n} | {} |", ms(d));
-    raw.drop_schema().await?;
+    raw.discard().await?;
     Ok(())
 }
