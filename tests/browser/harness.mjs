@@ -69,7 +69,7 @@ export async function startWarden(tmpPrefix) {
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(WARDEN, ['demo', '--file', dbFile, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    env: { ...process.env, NO_COLOR: '1' },
   });
   let serverLog = '';
   const keep = (d) => {
@@ -156,6 +156,9 @@ export async function startWarden(tmpPrefix) {
         clearTimeout(t);
       }
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      // The server's warnings and errors (a 500's cause is only in its log).
+      const trouble = serverLog.split('\n').filter((l) => /\b(WARN|ERROR)\b/.test(l));
+      if (trouble.length) console.log(`warden's warnings and errors:\n  ${trouble.slice(-40).join('\n  ')}`);
       if (shots.length) console.log(`screenshots in ${shotDir}:\n  ${shots.join('\n  ')}`);
     },
   };
