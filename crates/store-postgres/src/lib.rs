@@ -197,6 +197,10 @@ impl Store for PgStore {
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -19,9 +19,10 @@ use std::time::Duration;
 /// How long committed pages wait at most before they are copied.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(500);
 
-/// The task stops when this (the store's) is dropped.
+/// The task stops when this (the store's) is dropped, or by [`Checkpointer::stop`].
 pub(crate) struct Checkpointer {
     _alive: tokio::sync::mpsc::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Checkpointer {
@@ -29,7 +30,7 @@ impl Checkpointer {
     pub(crate) async fn start(options: SqliteConnectOptions) -> crate::Result<Checkpointer> {
         let mut conn = options.connect().await.map_err(crate::be)?;
         let (alive, mut stop) = tokio::sync::mpsc::channel::<()>(1);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut last = (0, 0);
             loop {
                 tokio::select! {
@@ -53,6 +54,16 @@ impl Checkpointer {
             }
             let _ = conn.close().await;
         });
-        Ok(Checkpointer { _alive: alive })
+        Ok(Checkpointer {
+            _alive: alive,
+            task,
+        })
+    }
+
+    /// Stops the task and waits until its connection is closed.
+    pub(crate) async fn stop(self) {
+        let Checkpointer { _alive, task } = self;
+        drop(_alive);
+        let _ = task.await;
     }
 }

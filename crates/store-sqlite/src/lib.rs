@@ -39,7 +39,7 @@ pub struct SqliteStore {
     /// Travel requests and location reports go through a group-commit writer.
     group: group::GroupCommit,
     /// Copies committed pages from the WAL into the database file.
-    _checkpoint: checkpoint::Checkpointer,
+    checkpoint: std::sync::Mutex<Option<checkpoint::Checkpointer>>,
 }
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
@@ -465,12 +465,12 @@ impl SqliteStore {
             .await
             .map_err(be)?;
         let group = group::GroupCommit::start(writer.clone());
-        let _checkpoint = checkpoint::Checkpointer::start(base).await?;
+        let checkpoint = checkpoint::Checkpointer::start(base).await?;
         Ok(SqliteStore {
             writer,
             reader,
             group,
-            _checkpoint,
+            checkpoint: std::sync::Mutex::new(Some(checkpoint)),
         })
     }
 
@@ -524,6 +524,16 @@ impl Store for SqliteStore {
             .run(&self.writer)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    async fn close(&self) {
+        let checkpoint = self.checkpoint.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = checkpoint {
+            c.stop().await;
+        }
+        // The writer last: a read-only connection cannot checkpoint.
+        self.reader.close().await;
+        self.writer.close().await;
     }
 
     async fn ping(&self) -> Result<()> {

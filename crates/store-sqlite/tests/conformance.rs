@@ -96,6 +96,37 @@ async fn committed_writes_reach_the_database_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn closing_leaves_one_compact_file() {
+    let (s, dir) = fresh_in().await;
+    let ctx = warden_store::AuditContext::system("test");
+    s.append_audit(&ctx, "test.closed", "t:1", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert!(std::fs::metadata(dir.join("t.db-wal")).is_ok());
+    s.close().await;
+    // The last connection copied the WAL into the file and removed it.
+    for ext in ["-wal", "-shm"] {
+        assert!(
+            std::fs::metadata(dir.join(format!("t.db{ext}"))).is_err(),
+            "t.db{ext} is still there after close"
+        );
+    }
+    s.close().await;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("t.db"))
+        .read_only(true);
+    let mut c = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'test.closed'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(c);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every stay ends exactly where its traveller's next live leg departs,
 /// every live leg has its stay, `presence_deferred` is empty, and the
 /// database has the indexes and triggers of a fresh one.

@@ -89,6 +89,11 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending schema migrations.
     async fn migrate(&self) -> Result<()>;
     async fn ping(&self) -> Result<()>;
+    /// Closes the store's connections once the work in flight is done (at
+    /// the end of a command). SQLite's last connection to close copies the
+    /// WAL into the database file and removes it, so that a command leaves
+    /// one compact file and the next opener has no log to recover.
+    async fn close(&self) {}
 
     // ---- geography ----
     async fn upsert_countries(&self, countries: &[Country]) -> Result<()>;

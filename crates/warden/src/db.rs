@@ -1,10 +1,14 @@
 //! Opening the configured store, and loading the shipped geography into it.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use warden_domain::{AreaCode, CountryCode};
 use warden_store::{AreaKind, AuditContext, Country, NewArea, Store};
 
+/// The stores this command opened, closed by [`close_all`] at its end.
+static OPENED: Mutex<Vec<Arc<dyn Store>>> = Mutex::new(Vec::new());
+
+/// Opens the store at `url` and applies pending migrations.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> =
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -13,7 +17,38 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(warden_store_sqlite::SqliteStore::open(url).await?)
         };
     store.migrate().await?;
+    if let Ok(mut opened) = OPENED.lock() {
+        opened.push(store.clone());
+    }
     Ok(store)
+}
+
+/// Closes every store the command opened, each once the work in flight on
+/// it is done (two minutes at most): a SQLite file is left without a WAL to
+/// recover.
+pub async fn close_all() {
+    let stores: Vec<Arc<dyn Store>> = match OPENED.lock() {
+        Ok(mut opened) => opened.drain(..).collect(),
+        Err(_) => return,
+    };
+    for s in stores {
+        let close = tokio::time::timeout(std::time::Duration::from_secs(120), s.close());
+        tokio::pin!(close);
+        // After a large load SQLite copies the rest of its log into the file here.
+        let closed = tokio::select! {
+            r = &mut close => r,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                eprintln!("closing the {} database …", s.backend());
+                close.await
+            }
+        };
+        if closed.is_err() {
+            eprintln!(
+                "warning: the {} database did not close within 120 s",
+                s.backend()
+            );
+        }
+    }
 }
 
 pub fn progress(len: u64, what: &str) -> ProgressBar {

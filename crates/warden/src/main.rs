@@ -227,7 +227,12 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(run(Cli::parse())) {
+    let outcome = rt.block_on(async {
+        let outcome = run(Cli::parse()).await;
+        db::close_all().await;
+        outcome
+    });
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The chain of causes, without a backtrace: these are user-facing errors.
@@ -306,7 +311,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if no_serve {
                 return Ok(());
             }
-            drop(store);
+            // The service opens its own.
+            store.close().await;
             println!("\nWarden demo: open http://{}/", cfg.listen);
             serve(cfg).await
         }
