@@ -527,13 +527,15 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+        // The checkpointer's connection last: it is never closed for being
+        // idle, as the pools' may be, and it can write (a read-only last
+        // connection would leave the WAL).
         let checkpoint = self.checkpoint.lock().ok().and_then(|mut c| c.take());
         if let Some(c) = checkpoint {
             c.stop().await;
         }
-        // The writer last: a read-only connection cannot checkpoint.
-        self.reader.close().await;
-        self.writer.close().await;
     }
 
     async fn ping(&self) -> Result<()> {
