@@ -409,6 +409,21 @@ fn configure_sqlite() {
     });
 }
 
+/// Closes a pool and every connection of it. sqlx's `Pool::close` waits for
+/// the connections handed out to come back, but one handed back while it
+/// waits goes to the idle queue after the queue was emptied and stays open
+/// (with one connection, always): closing again closes it. At most a
+/// second's worth of rounds.
+async fn close_pool(pool: &SqlitePool) {
+    for _ in 0..100 {
+        pool.close().await;
+        if pool.size() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`,
     /// `sqlite:path` or a plain file path).
@@ -527,8 +542,8 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        close_pool(&self.reader).await;
+        close_pool(&self.writer).await;
         // The checkpointer's connection last: it is never closed for being
         // idle, as the pools' may be, and it can write (a read-only last
         // connection would leave the WAL).
