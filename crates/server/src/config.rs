@@ -238,5 +238,6 @@ mod tests {
             .to_string()
             .contains("no_such_key"));
         assert!(c.to_toml().contains("session_hours = 5"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,14 +1,37 @@
+use std::path::{Path, PathBuf};
 use warden_store::Store;
 use warden_store_sqlite::SqliteStore;
 
-async fn fresh() -> SqliteStore {
-    fresh_in().await.0
+/// A migrated store in a directory of its own, removed when this is
+/// dropped (a test run would otherwise leave hundreds of databases in the
+/// temporary folder).
+struct TestDb {
+    store: SqliteStore,
+    dir: PathBuf,
 }
 
-/// A migrated store in a new directory, and that directory (the database
-/// is `t.db` in it).
-async fn fresh_in() -> (SqliteStore, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("warden-sqlite-test-{}", uuid::Uuid::new_v4()));
+impl std::ops::Deref for TestDb {
+    type Target = SqliteStore;
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn fresh() -> TestDb {
+    let (store, dir) = fresh_under(&std::env::temp_dir()).await;
+    TestDb { store, dir }
+}
+
+/// A migrated store in a new directory under `root`, and that directory
+/// (the database is `t.db` in it).
+async fn fresh_under(root: &Path) -> (SqliteStore, PathBuf) {
+    let dir = root.join(format!("warden-sqlite-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let s = SqliteStore::open(dir.join("t.db").to_str().unwrap())
         .await
@@ -19,7 +42,14 @@ async fn fresh_in() -> (SqliteStore, std::path::PathBuf) {
 
 #[tokio::test]
 async fn sqlite_conformance() {
-    warden_store::testsuite::run_all(fresh).await;
+    // Each conformance test's store in a folder under one, removed at the end.
+    let root = std::env::temp_dir().join(format!("warden-sqlite-suite-{}", uuid::Uuid::new_v4()));
+    warden_store::testsuite::run_all(|| {
+        let root = root.clone();
+        async move { fresh_under(&root).await.0 }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[tokio::test]
@@ -60,7 +90,8 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
 /// without its WAL.
 #[tokio::test]
 async fn committed_writes_reach_the_database_file() {
-    let (s, dir) = fresh_in().await;
+    let db = fresh().await;
+    let (s, dir) = (&db.store, &db.dir);
     let path = dir.join("t.db");
     let ctx = warden_store::AuditContext::system("test");
     s.append_audit(&ctx, "test.checkpointed", "t:1", serde_json::json!({}))
@@ -92,13 +123,12 @@ async fn committed_writes_reach_the_database_file() {
     // The WAL is still there: the copy was a checkpoint's, not that of a
     // closing last connection.
     assert!(std::fs::metadata(dir.join("t.db-wal")).is_ok());
-    drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn closing_leaves_one_compact_file() {
-    let (s, dir) = fresh_in().await;
+    let db = fresh().await;
+    let (s, dir) = (&db.store, &db.dir);
     let ctx = warden_store::AuditContext::system("test");
     s.append_audit(&ctx, "test.closed", "t:1", serde_json::json!({}))
         .await
@@ -123,8 +153,6 @@ async fn closing_leaves_one_compact_file() {
         .unwrap();
     assert_eq!(n, 1);
     drop(c);
-    drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every stay ends exactly where its traveller's next live leg departs,
@@ -177,7 +205,7 @@ async fn assert_stays_exact(s: &SqliteStore) {
 #[tokio::test]
 async fn stays_written_by_batches_are_exact() {
     let s = fresh().await;
-    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s.store).await;
     assert_stays_exact(&s).await;
 }
 
@@ -188,7 +216,7 @@ async fn stays_written_by_batches_are_exact() {
 #[tokio::test]
 async fn stays_follow_legs_deleted_and_requests_handed_over() {
     let s = fresh().await;
-    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s).await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_on_all_evidence(&s.store).await;
     for sql in [
         "DELETE FROM legs WHERE rowid IN
            (SELECT rowid FROM legs WHERE status NOT IN ('cancelled', 'denied') ORDER BY rowid LIMIT 15)",
@@ -229,7 +257,8 @@ async fn stays_follow_legs_deleted_and_requests_handed_over() {
 #[tokio::test]
 async fn stays_written_by_whole_loads_are_exact() {
     let s = fresh().await;
-    warden_store::testsuite_presence_all::presence_matches_the_rule_after_whole_loads(&s).await;
+    warden_store::testsuite_presence_all::presence_matches_the_rule_after_whole_loads(&s.store)
+        .await;
     assert_stays_exact(&s).await;
 }
 

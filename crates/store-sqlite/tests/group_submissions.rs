@@ -35,19 +35,21 @@ fn leg(code: &str, day: i64) -> NewLeg {
     }
 }
 
-async fn fresh() -> SqliteStore {
+/// A migrated store in a new directory, and that directory.
+async fn fresh() -> (SqliteStore, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("warden-sqlite-test-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let s = SqliteStore::open(dir.join("t.db").to_str().unwrap())
         .await
         .unwrap();
     s.migrate().await.unwrap();
-    s
+    (s, dir)
 }
 
 #[tokio::test]
 async fn concurrent_submissions_are_answered_with_what_is_stored() {
-    let s = Arc::new(fresh().await);
+    let (s, dir) = fresh().await;
+    let s = Arc::new(s);
     s.upsert_countries(&[warden_store::Country {
         alpha2: CountryCode::parse("AF").unwrap(),
         alpha3: "AFG".into(),
@@ -199,4 +201,5 @@ async fn concurrent_submissions_are_answered_with_what_is_stored() {
         audit_before + ok
     );
     assert_eq!(s.verify_audit_chain().await.unwrap().first_broken, None);
+    let _ = std::fs::remove_dir_all(&dir);
 }
