@@ -90,8 +90,8 @@ async fn tampering_with_the_audit_log_is_refused_and_detected() {
 /// without its WAL.
 #[tokio::test]
 async fn committed_writes_reach_the_database_file() {
-    let db = fresh().await;
-    let (s, dir) = (&db.store, &db.dir);
+    let s = fresh().await;
+    let dir = &s.dir;
     let path = dir.join("t.db");
     let ctx = warden_store::AuditContext::system("test");
     s.append_audit(&ctx, "test.checkpointed", "t:1", serde_json::json!({}))
@@ -127,8 +127,8 @@ async fn committed_writes_reach_the_database_file() {
 
 #[tokio::test]
 async fn closing_leaves_one_compact_file() {
-    let db = fresh().await;
-    let (s, dir) = (&db.store, &db.dir);
+    let s = fresh().await;
+    let dir = &s.dir;
     let ctx = warden_store::AuditContext::system("test");
     s.append_audit(&ctx, "test.closed", "t:1", serde_json::json!({}))
         .await

@@ -116,21 +116,18 @@ impl Raw {
         true
     }
 
-    /// Drops the PostgreSQL schema, or removes the SQLite file's folder,
-    /// unless [`Raw::kept`].
+    /// Drops the PostgreSQL schema unless [`Raw::kept`] (a SQLite file's
+    /// folder goes when this is dropped).
     pub(crate) async fn discard(&self) -> anyhow::Result<()> {
         if self.kept() {
             return Ok(());
         }
-        match self {
-            Raw::Pg { url, schema } => {
-                use sqlx::Connection;
-                let mut c = sqlx::PgConnection::connect(url).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .execute(&mut c)
-                    .await?;
-            }
-            Raw::Sqlite(path) => remove_folder(path),
+        if let Raw::Pg { url, schema } = self {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await?;
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .execute(&mut c)
+                .await?;
         }
         Ok(())
     }
@@ -140,24 +137,18 @@ impl Raw {
     }
 }
 
-/// Removes the temporary folder of a SQLite benchmark file (the file, its
-/// WAL and shared-memory files). Open connections keep reading the
-/// unlinked files until they close.
-fn remove_folder(path: &std::path::Path) {
-    if let Some(dir) = path.parent() {
-        if let Err(e) = std::fs::remove_dir_all(dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("could not remove {}: {e}", dir.display());
-            }
-        }
-    }
-}
-
 impl Drop for Raw {
+    /// Removes a SQLite file's folder (the file, its WAL and shared-memory
+    /// files) unless `WARDEN_BENCH_KEEP` is set. Open connections keep
+    /// reading the unlinked files until they close.
     fn drop(&mut self) {
-        if let Raw::Sqlite(path) = self {
-            if std::env::var_os("WARDEN_BENCH_KEEP").is_none() {
-                remove_folder(path);
+        let Raw::Sqlite(path) = self else { return };
+        if std::env::var_os("WARDEN_BENCH_KEEP").is_some() {
+            return;
+        }
+        if let Some(dir) = path.parent() {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                eprintln!("could not remove {}: {e}", dir.display());
             }
         }
     }

@@ -409,14 +409,7 @@ async fn measure(
             world_present = v["present"].as_i64().unwrap_or(0);
         }
     }
-    if !raw.kept() {
-        raw.discard().await?;
-        if let Raw::Sqlite(path) = &raw {
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
+    raw.discard().await?;
     Ok(Measured {
         label,
         load,
