@@ -1349,3 +1349,208 @@ async fn trips_written_during_a_whole_load_keep_every_stay_right() {
 async fn assert_stays_exact_n(s: &PgStore, n: i64) {
     assert_eq!(stays_checked(s).await, (n, 0, n));
 }
+
+/// The SQLSTATE and constraint of a failed statement.
+fn violation(r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> (String, String) {
+    match r {
+        Err(sqlx::Error::Database(d)) => (
+            d.code().unwrap_or_default().to_string(),
+            d.constraint().unwrap_or_default().to_string(),
+        ),
+        other => panic!("expected a database error, got {other:?}"),
+    }
+}
+
+/// legs and travel_requests check their references once per statement
+/// (migration 0013) instead of by foreign keys: every broken reference
+/// still fails with the foreign key's own error and writes nothing, and a
+/// referenced row cannot be deleted or re-keyed.
+#[tokio::test]
+async fn trip_references_fail_as_foreign_keys_did() {
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let r = s
+        .create_travel_request(&trip_to(&kab, t.id), &ctx())
+        .await
+        .unwrap()
+        .id;
+    let nobody = uuid::Uuid::now_v7();
+    let leg = |request: uuid::Uuid, seq: i32, area: &str, decided_by: Option<uuid::Uuid>| {
+        format!(
+            "('{request}', {seq}, 'Geneva', 'Kabul', '{area}', now(), now(), 'notification', 'acknowledged', {})",
+            decided_by.map_or("NULL".into(), |u| format!("'{u}'"))
+        )
+    };
+    let insert_legs = |rows: &[String]| {
+        format!(
+            "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, kind, status, \
+             decided_by) VALUES {}",
+            rows.join(", ")
+        )
+    };
+    let request = |traveller: uuid::Uuid, submitter: uuid::Uuid, agency: Option<uuid::Uuid>| {
+        format!(
+            "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, created_at, updated_at, agency_id) \
+             VALUES ('{}', '{traveller}', '{submitter}', 'official', now(), now(), {})",
+            uuid::Uuid::now_v7(),
+            agency.map_or("NULL".into(), |a| format!("'{a}'"))
+        )
+    };
+    let cases = [
+        // One good row beside the bad one: the statement fails whole.
+        (
+            insert_legs(&[leg(r, 2, "AF-KAB", None), leg(nobody, 1, "AF-KAB", None)]),
+            "legs_request_id_fkey",
+        ),
+        (
+            insert_legs(&[leg(r, 2, "AF-KAB", None), leg(r, 3, "ZZ-NONE", None)]),
+            "legs_area_code_fkey",
+        ),
+        (
+            insert_legs(&[
+                leg(r, 2, "AF-KAB", Some(dof.id)),
+                leg(r, 3, "AF-KAB", Some(nobody)),
+            ]),
+            "legs_decided_by_fkey",
+        ),
+        (
+            format!("UPDATE legs SET request_id = '{nobody}' WHERE request_id = '{r}'"),
+            "legs_request_id_fkey",
+        ),
+        (
+            format!("UPDATE legs SET area_code = 'ZZ-NONE' WHERE request_id = '{r}'"),
+            "legs_area_code_fkey",
+        ),
+        (
+            format!("UPDATE legs SET decided_by = '{nobody}' WHERE request_id = '{r}'"),
+            "legs_decided_by_fkey",
+        ),
+        (
+            request(nobody, t.id, None),
+            "travel_requests_traveller_id_fkey",
+        ),
+        (
+            request(t.id, nobody, None),
+            "travel_requests_submitted_by_fkey",
+        ),
+        (
+            request(t.id, t.id, Some(nobody)),
+            "travel_requests_agency_id_fkey",
+        ),
+        (
+            format!("UPDATE travel_requests SET traveller_id = '{nobody}' WHERE id = '{r}'"),
+            "travel_requests_traveller_id_fkey",
+        ),
+        (
+            format!("UPDATE travel_requests SET submitted_by = '{nobody}' WHERE id = '{r}'"),
+            "travel_requests_submitted_by_fkey",
+        ),
+        (
+            format!("UPDATE travel_requests SET agency_id = '{nobody}' WHERE id = '{r}'"),
+            "travel_requests_agency_id_fkey",
+        ),
+        // The referenced side.
+        (
+            format!("DELETE FROM travel_requests WHERE id = '{r}'"),
+            "legs_request_id_fkey",
+        ),
+        (
+            format!("UPDATE travel_requests SET id = '{nobody}' WHERE id = '{r}'"),
+            "legs_request_id_fkey",
+        ),
+        (
+            "DELETE FROM areas WHERE code = 'AF-KAB'".to_string(),
+            "legs_area_code_fkey",
+        ),
+        (
+            "UPDATE areas SET code = 'AF-KAB2' WHERE code = 'AF-KAB'".to_string(),
+            "legs_area_code_fkey",
+        ),
+    ];
+    let before = s.get_travel_request(r).await.unwrap().unwrap();
+    let counts =
+        "SELECT (SELECT count(*) FROM legs) + 1000 * (SELECT count(*) FROM travel_requests)";
+    let stored: i64 = sqlx::query_scalar(counts)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    for (sql, constraint) in &cases {
+        let got = violation(sqlx::query(sql).execute(s.pool()).await);
+        assert_eq!(got, ("23503".to_string(), constraint.to_string()), "{sql}");
+    }
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(counts)
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+        stored
+    );
+    assert_eq!(s.get_travel_request(r).await.unwrap().unwrap(), before);
+    // Through the store: a trip for nobody is an invalid reference.
+    match s
+        .create_travel_request(&trip_to(&kab, nobody), &ctx())
+        .await
+    {
+        Err(warden_store::StoreError::Invalid { field, .. }) => assert_eq!(field, "reference"),
+        other => panic!("expected an invalid reference, got {other:?}"),
+    }
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// A leg inserted for a request key-share-locks it until its transaction
+/// ends: a concurrent delete of the request waits, then finds the leg and
+/// fails (without the lock it would not see the uncommitted leg, and
+/// would leave it without its request).
+#[tokio::test]
+async fn a_request_deleted_while_a_leg_is_added_to_it_is_kept() {
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (_kab, _dof, t) = trip_fixture(&s).await;
+    let r = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO travel_requests (id, traveller_id, submitted_by, purpose, created_at, updated_at) \
+         VALUES ($1, $2, $2, 'official', now(), now())",
+    )
+    .bind(r)
+    .bind(t.id)
+    .execute(s.pool())
+    .await
+    .unwrap();
+    let mut adding = s.pool().begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO legs (request_id, seq, origin, destination, area_code, depart, arrive, kind, status) \
+         VALUES ($1, 1, 'Geneva', 'Kabul', 'AF-KAB', now(), now(), 'notification', 'acknowledged')",
+    )
+    .bind(r)
+    .execute(&mut *adding)
+    .await
+    .unwrap();
+    let pool = s.pool().clone();
+    let delete = tokio::spawn(async move {
+        sqlx::query("DELETE FROM travel_requests WHERE id = $1")
+            .bind(r)
+            .execute(&pool)
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !delete.is_finished(),
+        "the delete must wait for the leg's transaction"
+    );
+    adding.commit().await.unwrap();
+    assert_eq!(
+        violation(delete.await.unwrap()),
+        ("23503".to_string(), "legs_request_id_fkey".to_string())
+    );
+    let legs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM legs l JOIN travel_requests r ON r.id = l.request_id",
+    )
+    .fetch_one(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(legs, 1);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
