@@ -1468,6 +1468,11 @@ async fn trip_references_fail_as_foreign_keys_did() {
             "legs_area_code_fkey",
         ),
     ];
+    // TRUNCATE fires no row trigger; its own refuses while legs hold rows.
+    let truncated = sqlx::query("TRUNCATE travel_requests")
+        .execute(s.pool())
+        .await;
+    assert_eq!(violation(truncated).0, "0A000");
     let before = s.get_travel_request(r).await.unwrap().unwrap();
     let counts =
         "SELECT (SELECT count(*) FROM legs) + 1000 * (SELECT count(*) FROM travel_requests)";
