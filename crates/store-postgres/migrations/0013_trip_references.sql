@@ -27,23 +27,14 @@ ALTER TABLE travel_requests
     DROP CONSTRAINT travel_requests_submitted_by_fkey,
     DROP CONSTRAINT travel_requests_agency_id_fkey;
 
--- A reference without its row: PostgreSQL's own error for a foreign key.
-CREATE FUNCTION trip_refs_missing(tbl text, col text, cons text, ref_table text, missing text)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', tbl, cons
-        USING ERRCODE = 'foreign_key_violation', CONSTRAINT = cons, TABLE = tbl,
-              DETAIL = format('Key (%s)=(%s) is not present in table "%s".', col, missing, ref_table);
-END
-$$;
-
 -- Locks the rows of `ref_table` whose `ref_col` is one of `keys` (distinct,
 -- none NULL) FOR KEY SHARE, in key order, and raises for a key without its
--- row (constraint `cons`, column `col` of table `tbl`). A row committed
--- between the lock and the search for the missing key is locked on the
--- next round. Its queries are planned at each call: the triggers below
--- call it only for the rare references (an agency, a decider, a changed
--- reference) and when their own lock came up short.
+-- row (constraint `cons`, column `col` of table `tbl`) with PostgreSQL's own
+-- error for a foreign key. A row committed between the lock and the search
+-- for the missing key is locked on the next round. Its queries are planned
+-- at each call: the triggers below call it only for the rare references
+-- (an agency, a decider, a changed reference) and when their own lock came
+-- up short.
 CREATE FUNCTION trip_refs_hold(keys anyarray, ref_table text, ref_col text, tbl text, col text, cons text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -59,7 +50,9 @@ BEGIN
                        ref_table, ref_col)
             INTO missing USING keys;
         IF missing IS NOT NULL THEN
-            PERFORM trip_refs_missing(tbl, col, cons, ref_table, missing);
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', tbl, cons
+                USING ERRCODE = 'foreign_key_violation', CONSTRAINT = cons, TABLE = tbl,
+                      DETAIL = format('Key (%s)=(%s) is not present in table "%s".', col, missing, ref_table);
         END IF;
     END LOOP;
 END
