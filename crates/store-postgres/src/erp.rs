@@ -598,37 +598,41 @@ impl PgStore {
         mode: TaLoadMode,
         audit: &AuditContext,
     ) -> Result<Box<dyn TaLoad>> {
-        let whole = match mode {
-            TaLoadMode::Batches => None,
-            TaLoadMode::Whole => {
+        let mut lanes = vec![];
+        let mut stored = 0;
+        if mode == TaLoadMode::Whole {
+            for _ in 0..WHOLE_LANES {
                 let mut tx = self.begin().await?;
                 // The presence triggers stand aside for this transaction
-                // (migration 0012); `finish` writes the stays.
-                sqlx::query("SELECT set_config('warden.presence_deferred', 'on', true)")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(be)?;
-                // The planner's idea of the legs stored (-1 before any analysis).
-                let stored: f32 = sqlx::query_scalar(
-                    "SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass",
-                )
-                .fetch_one(&self.pool)
-                .await
-                .map_err(be)?;
-                let stored = stored.max(0.0) as u64;
-                Some(WholeTx {
+                // (migration 0012); `finish` writes the stays. Transition
+                // tables and the batches' sorts stay in memory.
+                for sql in [
+                    "SELECT set_config('warden.presence_deferred', 'on', true)",
+                    "SET LOCAL work_mem = '64MB'",
+                ] {
+                    sqlx::query(sql).execute(&mut *tx).await.map_err(be)?;
+                }
+                lanes.push(Lane {
                     tx,
-                    stored,
-                    analysed: stored,
-                    written: 0,
                     touched: HashSet::new(),
                     audit: vec![],
-                })
+                });
             }
-        };
+            // The planner's idea of the legs stored (-1 before any analysis).
+            let n: f32 =
+                sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'legs'::regclass")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(be)?;
+            stored = n.max(0.0) as u64;
+        }
         Ok(Box::new(PgLoad {
             pool: self.pool.clone(),
-            whole,
+            plan: LanePlan::new(lanes.len()),
+            lanes,
+            stored,
+            analysed: stored,
+            written: 0,
             agency,
             submitted_by,
             audit: audit.clone(),
@@ -671,10 +675,11 @@ async fn apply_batch(
         return Ok(vec![]);
     }
     distinct_numbers(tas)?;
+    let tas: Vec<&TravelAuthorisation> = tas.iter().collect();
     for _ in 0..TA_ATTEMPTS {
         let mut tx = pool.begin().await.map_err(be)?;
         // The triggers keep the stays of a batch's travellers.
-        match apply_in(&mut tx, agency, submitted_by, tas, audit, &mut vec![]).await {
+        match apply_in(&mut tx, agency, submitted_by, &tas, audit, &mut vec![]).await {
             Ok(r) => {
                 if let Some(detail) = audit_detail(&r) {
                     audit_batch(&mut tx, audit, agency, detail).await?;
@@ -695,80 +700,217 @@ fn raced() -> StoreError {
     )
 }
 
-/// A load of TAs: a transaction per batch, or one for the whole load with
+/// The transactions a whole load is written by. Each holds the TAs of its
+/// own travellers, so that their stays are written without waiting for
+/// one another, and PostgreSQL runs each on a backend of its own: the load
+/// uses two cores instead of one.
+const WHOLE_LANES: usize = 2;
+
+/// A load of TAs: a transaction per batch, or a whole load: a few
+/// transactions ("lanes", `WHOLE_LANES`), each for its own travellers, with
 /// a savepoint per batch (a batch that meets a concurrent change starts
-/// again from its savepoint). A whole load sets the presence triggers
-/// aside and writes the stays of the travellers it touched at its end
-/// (`write_deferred_stays`).
+/// again from its savepoint), committed one after the other by `finish`.
+/// A whole load sets the presence triggers aside and writes the stays of
+/// the travellers it touched at its end (`write_deferred_stays`). Nothing
+/// of it is visible before `finish`; dropped or failed before the commits,
+/// it leaves nothing. A failure between two lanes' commits keeps the lanes
+/// committed before it: each is whole (its TAs, their stays and audit
+/// entries), and a run of the same file again writes the rest.
 ///
 /// Autovacuum cannot see the rows of a transaction still open, so a whole
 /// load analyses the trip tables itself each time it has doubled the legs
-/// last analysed: its look-ups of stored TAs, and the stays at its end, are
-/// planned for what the tables hold (seeks by key rather than scans of
-/// tables the planner still takes to be small).
+/// last analysed (in its first lane: `ANALYZE` holds its lock until the
+/// commit, and a second would wait for it): its look-ups of stored TAs,
+/// and the stays at its end, are planned for what the tables hold (seeks
+/// by key rather than scans of tables the planner still takes to be
+/// small).
 struct PgLoad {
     pool: sqlx::PgPool,
-    whole: Option<WholeTx>,
-    agency: Uuid,
-    submitted_by: Uuid,
-    audit: AuditContext,
-}
-
-/// The transaction of a whole load, and what it knows of the legs.
-struct WholeTx {
-    tx: Tx<'static>,
+    /// Empty for a transaction per batch.
+    lanes: Vec<Lane>,
+    plan: LanePlan,
     /// Legs in the table when the load began, and when it was last
     /// analysed (as the planner knows).
     stored: u64,
     analysed: u64,
     /// Legs written by the load so far.
     written: u64,
-    /// The travellers whose legs the load wrote, their stays to be
+    agency: Uuid,
+    submitted_by: Uuid,
+    audit: AuditContext,
+}
+
+/// One transaction of a whole load.
+struct Lane {
+    tx: Tx<'static>,
+    /// The travellers whose legs the lane wrote, their stays to be
     /// written at `finish`.
     touched: HashSet<Uuid>,
-    /// The audit entries of its batches, appended at `finish` after the
-    /// travellers are locked: the audit chain's head, once taken, is held
-    /// until the commit, and a concurrent write that holds a traveller
-    /// while it waits for the head would otherwise deadlock with the load.
+    /// The audit entries of its part of each batch, appended at `finish`
+    /// after the travellers are locked: the audit chain's head, once taken,
+    /// is held until the commit, and a concurrent write that holds a
+    /// traveller while it waits for the head would otherwise deadlock with
+    /// the load.
     audit: Vec<String>,
+}
+
+/// Which lane each TA goes to: the lane of its traveller, given at the
+/// traveller's first TA to the lane with the fewest TAs so far. A TA
+/// number seen before keeps its lane (a lane sees only its own uncommitted
+/// rows: the same TA in two lanes would wait on its unique index for the
+/// other lane's commit), so a traveller can end up in two lanes, as can
+/// the one an updated TA had before; `finish` writes such travellers' stays
+/// lane by lane after the lanes before have committed.
+struct LanePlan {
+    /// TA numbers by a 64-bit hash (a collision only puts two TAs in one
+    /// lane).
+    tas: HashMap<u64, usize>,
+    travellers: HashMap<Uuid, usize>,
+    /// TAs given to each lane.
+    load: Vec<u64>,
+}
+
+impl LanePlan {
+    fn new(lanes: usize) -> LanePlan {
+        LanePlan {
+            tas: HashMap::new(),
+            travellers: HashMap::new(),
+            load: vec![0; lanes],
+        }
+    }
+
+    fn lane(&mut self, t: &TravelAuthorisation) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        t.ta_number.hash(&mut h);
+        let least = (0..self.load.len())
+            .min_by_key(|&i| self.load[i])
+            .unwrap_or(0);
+        let lane = *self
+            .tas
+            .entry(h.finish())
+            .or_insert_with(|| *self.travellers.entry(t.traveller).or_insert(least));
+        self.load[lane] += 1;
+        lane
+    }
 }
 
 #[async_trait::async_trait]
 impl TaLoad for PgLoad {
     async fn apply(&mut self, tas: &[TravelAuthorisation]) -> Result<Vec<TaResult>> {
-        let Some(w) = self.whole.as_mut() else {
+        if self.lanes.is_empty() {
             return apply_batch(&self.pool, self.agency, self.submitted_by, tas, &self.audit).await;
-        };
+        }
         if tas.is_empty() {
             return Ok(vec![]);
         }
         distinct_numbers(tas)?;
+        let mut parts: Vec<Vec<usize>> = vec![vec![]; self.lanes.len()];
+        for (i, t) in tas.iter().enumerate() {
+            parts[self.plan.lane(t)].push(i);
+        }
+        let (agency, by, audit) = (self.agency, self.submitted_by, &self.audit);
+        let done = futures_util::future::try_join_all(self.lanes.iter_mut().zip(&parts).map(
+            |(lane, part)| {
+                let tas: Vec<&TravelAuthorisation> = part.iter().map(|&i| &tas[i]).collect();
+                lane.apply(tas, agency, by, audit)
+            },
+        ))
+        .await?;
+        let mut results: Vec<Option<TaResult>> = vec![None; tas.len()];
+        for (part, rs) in parts.iter().zip(done) {
+            for (&i, r) in part.iter().zip(rs) {
+                results[i] = Some(r);
+            }
+        }
+        let results: Vec<TaResult> = results.into_iter().flatten().collect();
+        self.written += legs_written(tas, &results);
+        let now = self.stored + self.written;
+        if self.written >= 10_000 && now >= 2 * self.analysed {
+            sqlx::query("ANALYZE travel_requests, legs")
+                .execute(&mut *self.lanes[0].tx)
+                .await
+                .map_err(be)?;
+            self.analysed = now;
+        }
+        Ok(results)
+    }
+
+    async fn finish(self: Box<Self>) -> Result<()> {
+        if self.lanes.is_empty() {
+            return Ok(());
+        }
+        // Travellers of more than one lane: their stays follow from the
+        // legs of every lane, so each lane writes them only once the lanes
+        // before it have committed.
+        let mut lanes_of: HashMap<Uuid, usize> = HashMap::new();
+        for lane in &self.lanes {
+            for t in &lane.touched {
+                *lanes_of.entry(*t).or_default() += 1;
+            }
+        }
+        let shared: HashSet<Uuid> = lanes_of
+            .into_iter()
+            .filter_map(|(t, n)| (n > 1).then_some(t))
+            .collect();
+        let mut lanes = self.lanes;
+        // Each step's time, for `WARDEN_LOG=warden_store_postgres=debug`.
+        let t = std::time::Instant::now();
+        futures_util::future::try_join_all(lanes.iter_mut().enumerate().map(|(i, lane)| {
+            let own: HashSet<Uuid> = lane.touched.difference(&shared).copied().collect();
+            async move {
+                let t = std::time::Instant::now();
+                write_deferred_stays(&mut lane.tx, &own).await?;
+                tracing::debug!(
+                    lane = i,
+                    seconds = t.elapsed().as_secs_f64(),
+                    travellers = own.len(),
+                    "whole load: a lane's stays written"
+                );
+                Ok::<(), StoreError>(())
+            }
+        }))
+        .await?;
+        tracing::debug!(
+            seconds = t.elapsed().as_secs_f64(),
+            travellers = lanes.iter().map(|l| l.touched.len()).sum::<usize>(),
+            shared = shared.len(),
+            "whole load: stays written"
+        );
+        let t = std::time::Instant::now();
+        for mut lane in lanes {
+            let mine: HashSet<Uuid> = lane.touched.intersection(&shared).copied().collect();
+            write_deferred_stays(&mut lane.tx, &mine).await?;
+            for detail in lane.audit {
+                audit_batch(&mut lane.tx, &self.audit, self.agency, detail).await?;
+            }
+            lane.tx.commit().await.map_err(be)?;
+        }
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), "whole load: committed");
+        Ok(())
+    }
+}
+
+impl Lane {
+    /// Applies a lane's part of a batch under a savepoint.
+    async fn apply(
+        &mut self,
+        tas: Vec<&TravelAuthorisation>,
+        agency: Uuid,
+        submitted_by: Uuid,
+        audit: &AuditContext,
+    ) -> Result<Vec<TaResult>> {
+        if tas.is_empty() {
+            return Ok(vec![]);
+        }
         for _ in 0..TA_ATTEMPTS {
-            let mut sp = sqlx::Connection::begin(&mut *w.tx).await.map_err(be)?;
+            let mut sp = sqlx::Connection::begin(&mut *self.tx).await.map_err(be)?;
             let mut touched = vec![];
-            match apply_in(
-                &mut sp,
-                self.agency,
-                self.submitted_by,
-                tas,
-                &self.audit,
-                &mut touched,
-            )
-            .await
-            {
+            match apply_in(&mut sp, agency, submitted_by, &tas, audit, &mut touched).await {
                 Ok(r) => {
                     sp.commit().await.map_err(be)?;
-                    w.touched.extend(touched);
-                    w.audit.extend(audit_detail(&r));
-                    w.written += legs_written(tas, &r);
-                    let now = w.stored + w.written;
-                    if w.written >= 10_000 && now >= 2 * w.analysed {
-                        sqlx::query("ANALYZE travel_requests, legs")
-                            .execute(&mut *w.tx)
-                            .await
-                            .map_err(be)?;
-                        w.analysed = now;
-                    }
+                    self.touched.extend(touched);
+                    self.audit.extend(audit_detail(&r));
                     return Ok(r);
                 }
                 Err(TaFailure::Failed(e)) => return Err(e),
@@ -776,26 +918,6 @@ impl TaLoad for PgLoad {
             }
         }
         Err(raced())
-    }
-
-    async fn finish(self: Box<Self>) -> Result<()> {
-        if let Some(mut w) = self.whole {
-            // Each step's time, for `WARDEN_LOG=warden_store_postgres=debug`.
-            let t = std::time::Instant::now();
-            write_deferred_stays(&mut w.tx, &w.touched).await?;
-            tracing::debug!(
-                seconds = t.elapsed().as_secs_f64(),
-                travellers = w.touched.len(),
-                "whole load: stays written"
-            );
-            for detail in w.audit {
-                audit_batch(&mut w.tx, &self.audit, self.agency, detail).await?;
-            }
-            let t = std::time::Instant::now();
-            w.tx.commit().await.map_err(be)?;
-            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "whole load: committed");
-        }
-        Ok(())
     }
 }
 
@@ -848,7 +970,7 @@ async fn apply_in(
     tx: &mut Tx<'_>,
     agency: Uuid,
     submitted_by: Uuid,
-    tas: &[TravelAuthorisation],
+    tas: &[&TravelAuthorisation],
     audit: &AuditContext,
     touched: &mut Vec<Uuid>,
 ) -> std::result::Result<Vec<TaResult>, TaFailure> {
@@ -902,7 +1024,7 @@ async fn apply_in(
     {
         existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
     }
-    let digests: Vec<String> = tas.iter().map(content_digest).collect();
+    let digests: Vec<String> = tas.iter().map(|t| content_digest(*t)).collect();
     let changed: Vec<Uuid> = tas
         .iter()
         .zip(&digests)

@@ -1346,6 +1346,167 @@ async fn trips_written_during_a_whole_load_keep_every_stay_right() {
     schemas.drop_all().await;
 }
 
+/// A whole load is written by two transactions, each for its own
+/// travellers (two backends, so two cores): both stay open until `finish`,
+/// nothing is seen before it, and after it every TA, every stay and the
+/// audit entries of both. A second load that hands every TA to a traveller
+/// of the other lane leaves every stay exact; one whose later batch fails
+/// in one lane leaves nothing of the other.
+#[tokio::test]
+async fn whole_loads_are_written_by_two_transactions() {
+    use warden_domain::trip::TripPurpose;
+    use warden_domain::{Role, RoleGrant, Scope};
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    let mut people = vec![t.id];
+    for i in 0..5 {
+        let u = s
+            .create_user(
+                &NewUser {
+                    username: format!("p{i}"),
+                    display_name: format!("p{i}"),
+                    email: format!("p{i}@example.org"),
+                    agency: Some(agency),
+                    password_hash: "h".into(),
+                    grants: vec![RoleGrant {
+                        role: Role::Traveller,
+                        scope: Scope::parse("global").unwrap(),
+                        agency: None,
+                    }],
+                    locale: "en".into(),
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        people.push(u.id);
+    }
+    let base = chrono::Utc::now() + chrono::Duration::days(10);
+    let ta = |n: i64, traveller: uuid::Uuid| {
+        let mut legs = trip_to(&kab, traveller).legs;
+        legs[0].depart = base + chrono::Duration::hours(n * 7 % 40);
+        legs[0].arrive = legs[0].depart + chrono::Duration::hours(1);
+        TravelAuthorisation {
+            ta_number: format!("TA-{n}"),
+            traveller,
+            purpose: TripPurpose::Official,
+            cancelled: false,
+            legs,
+        }
+    };
+    let load_of = |owner: &dyn Fn(i64) -> uuid::Uuid| -> Vec<Vec<TravelAuthorisation>> {
+        (0..3)
+            .map(|b| (0..8).map(|k| ta(b * 8 + k, owner(b * 8 + k))).collect())
+            .collect()
+    };
+    // The transactions writing this schema's legs (its own table: other
+    // tests run beside this one in other schemas).
+    let in_transaction = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(DISTINCT pid) FROM pg_locks
+              WHERE relation = 'legs'::regclass AND mode = 'RowExclusiveLock'
+                AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap()
+    };
+    let audit = s.list_audit(&AuditQuery::default()).await.unwrap().total;
+
+    let mut load = s
+        .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
+        .await
+        .unwrap();
+    for batch in load_of(&|n| people[n as usize % people.len()]) {
+        let r = load.apply(&batch).await.unwrap();
+        assert!(r.iter().all(|x| x.outcome == TaOutcome::Created));
+        assert_eq!(
+            r.iter().map(|x| x.ta_number.clone()).collect::<Vec<_>>(),
+            batch
+                .iter()
+                .map(|t| t.ta_number.clone())
+                .collect::<Vec<_>>(),
+            "results in the batch's order"
+        );
+    }
+    assert_eq!(in_transaction().await, 2, "two transactions");
+    assert_eq!(stays_checked(&s).await, (0, 0, 0), "nothing before the end");
+    load.finish().await.unwrap();
+    assert_eq!(in_transaction().await, 0);
+    assert_stays_exact_n(&s, 24).await;
+    assert_eq!(stays_astray(&s).await, 0);
+    // An audit entry per batch and lane, each naming the TAs it wrote.
+    let entries = s.list_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(entries.total, audit + 6);
+    let named: usize = entries.items[..6]
+        .iter()
+        .map(|e| e.detail.matches("TA-").count())
+        .sum();
+    assert_eq!(named, 24);
+
+    // Every TA handed to the next traveller: some to the other lane.
+    let mut load = s
+        .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
+        .await
+        .unwrap();
+    for batch in load_of(&|n| people[(n as usize + 1) % people.len()]) {
+        let r = load.apply(&batch).await.unwrap();
+        assert!(r.iter().all(|x| x.outcome == TaOutcome::Updated));
+    }
+    load.finish().await.unwrap();
+    assert_stays_exact_n(&s, 24).await;
+    assert_eq!(stays_astray(&s).await, 0);
+    let owners: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "SELECT ta_number, traveller_id FROM travel_requests ORDER BY length(ta_number), ta_number",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    for (n, (number, owner)) in owners.iter().enumerate() {
+        assert_eq!(
+            (number.as_str(), *owner),
+            (format!("TA-{n}").as_str(), people[(n + 1) % people.len()])
+        );
+    }
+
+    // A later batch fails in one lane (an unknown traveller, given to the
+    // lane with fewer TAs): the other lane's new TAs go with it.
+    let mut load = s
+        .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
+        .await
+        .unwrap();
+    load.apply(&[ta(100, people[0]), ta(101, people[0])])
+        .await
+        .unwrap();
+    assert!(load.apply(&[ta(102, uuid::Uuid::now_v7())]).await.is_err());
+    drop(load);
+    assert_stays_exact_n(&s, 24).await;
+    assert_eq!(stays_astray(&s).await, 0);
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
+/// Live legs without their stay (the traveller of their request, their
+/// place and times) and stays without their live leg.
+async fn stays_astray(s: &PgStore) -> i64 {
+    sqlx::query_scalar(
+        "WITH live AS (
+           SELECT r.traveller_id, l.depart, l.arrive, l.seq, l.request_id, l.area_code
+             FROM legs l JOIN travel_requests r ON r.id = l.request_id
+            WHERE l.status NOT IN ('cancelled', 'denied')),
+         kept AS (
+           SELECT traveller_id, depart, arrive, seq, request_id, area_code FROM presence_legs)
+         SELECT (SELECT count(*) FROM (SELECT * FROM live EXCEPT SELECT * FROM kept) a)
+              + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM live) b)",
+    )
+    .fetch_one(s.pool())
+    .await
+    .unwrap()
+}
+
 async fn assert_stays_exact_n(s: &PgStore, n: i64) {
     assert_eq!(stays_checked(s).await, (n, 0, n));
 }

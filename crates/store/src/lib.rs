@@ -55,10 +55,13 @@ pub enum TaLoadMode {
     /// One transaction per batch: each batch is durable and visible once
     /// applied, and other writers go between batches.
     Batches,
-    /// One transaction for the whole load, for a first load or one that is
-    /// large against what is stored. The store may set aside the indexes
+    /// The whole load committed at its end, for a first load or one that
+    /// is large against what is stored. The store may set aside the indexes
     /// the load does not read and rebuild them once at the end (SQLite
-    /// does); other writers wait until the load ends.
+    /// does), or write it by a few transactions, each for its own
+    /// travellers, committed one after the other at the end (PostgreSQL
+    /// does: its backends then work on as many cores); other writers wait
+    /// until the load ends.
     Whole,
 }
 
@@ -287,8 +290,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<TaResult>>;
     /// Starts a load of TAs from one file, applied batch by batch in the
     /// file's order, each batch as `apply_travel_authorisations` applies it.
-    /// With `TaLoadMode::Whole` the load is one transaction, durable and
-    /// visible at `TaLoad::finish` and not before.
+    /// With `TaLoadMode::Whole` the load is durable and visible at
+    /// `TaLoad::finish` and not before; dropped or failed before, it leaves
+    /// nothing. Written by several transactions, a failure between their
+    /// commits keeps those committed, each whole: the same file applied
+    /// again writes the rest.
     async fn begin_ta_load(
         &self,
         agency: Uuid,

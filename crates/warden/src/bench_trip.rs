@@ -230,7 +230,7 @@ pub async fn erp(
         println!(
             "| {run} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
             if r.load == Some(warden_store::TaLoadMode::Whole) {
-                "one"
+                "whole"
             } else {
                 "per batch"
             },

@@ -39,9 +39,10 @@ pub enum Load {
     /// as the database has legs (a first load, or one that at least doubles
     /// the trips); otherwise one per batch.
     Auto,
-    /// One transaction for the whole file: the fastest for large files,
-    /// but other writes wait until it ends, and nothing of it is kept if
-    /// it fails.
+    /// The whole file committed at its end (one transaction on SQLite; on
+    /// PostgreSQL one per lane of travellers, committed one after the
+    /// other): the fastest for large files, but other writes wait until it
+    /// ends, and nothing of it is kept if it fails before the commit.
     Whole,
     /// One transaction per batch (`--batch`): other writes go between
     /// batches, and the batches written are kept if a later one fails.
@@ -65,7 +66,7 @@ impl Report {
             "{} rows read{}: {} {what} created, {} updated, {} unchanged{}, {} rejected",
             self.rows,
             match self.load {
-                Some(TaLoadMode::Whole) => " (one transaction)",
+                Some(TaLoadMode::Whole) => " (the whole file, committed at its end)",
                 Some(TaLoadMode::Batches) => " (a transaction per batch)",
                 None => "",
             },
