@@ -495,6 +495,29 @@ async fn submissions_racing_a_mode_change_follow_commit_order() {
 
 /// A context of its own instant, so that notifications made in turn sort in
 /// that order.
+/// A user with the traveller's role everywhere, named `name`.
+async fn traveller(s: &PgStore, name: &str, agency: Option<uuid::Uuid>) -> warden_store::User {
+    use warden_domain::{Role, RoleGrant, Scope};
+    s.create_user(
+        &warden_store::NewUser {
+            username: name.into(),
+            display_name: name.into(),
+            email: String::new(),
+            agency,
+            password_hash: "h".into(),
+            grants: vec![RoleGrant {
+                role: Role::Traveller,
+                scope: Scope::parse("global").unwrap(),
+                agency: None,
+            }],
+            locale: "en".into(),
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap()
+}
+
 fn ctx() -> warden_store::AuditContext {
     warden_store::AuditContext::system("test")
 }
@@ -1101,7 +1124,6 @@ async fn a_purge_step_waits_for_a_freeze_of_the_person_and_honours_it() {
 async fn ingest_throughput() {
     use chrono::Duration;
     use std::time::Instant;
-    use warden_domain::{Role, RoleGrant, Scope};
     use warden_store::*;
     const PEOPLE: usize = 400;
     const BATCHES: usize = 5;
@@ -1111,25 +1133,7 @@ async fn ingest_throughput() {
     let (kab, dof, _t) = trip_fixture(&s).await;
     let mut devices = Vec::new();
     for i in 0..PEOPLE {
-        let u = s
-            .create_user(
-                &NewUser {
-                    username: format!("p{i}"),
-                    display_name: format!("p{i}"),
-                    email: String::new(),
-                    agency: None,
-                    password_hash: "h".into(),
-                    grants: vec![RoleGrant {
-                        role: Role::Traveller,
-                        scope: Scope::parse("global").unwrap(),
-                        agency: None,
-                    }],
-                    locale: "en".into(),
-                },
-                &ctx(),
-            )
-            .await
-            .unwrap();
+        let u = traveller(&s, &format!("p{i}"), None).await;
         devices.push(eta_device(&s, u.id, &format!("p{i}")).await);
     }
     let now = now_micros();
@@ -1355,7 +1359,6 @@ async fn trips_written_during_a_whole_load_keep_every_stay_right() {
 #[tokio::test]
 async fn whole_loads_are_written_by_two_transactions() {
     use warden_domain::trip::TripPurpose;
-    use warden_domain::{Role, RoleGrant, Scope};
     use warden_store::*;
     let schemas = Schemas::default();
     let s = fresh_in(schemas.clone()).await;
@@ -1363,26 +1366,7 @@ async fn whole_loads_are_written_by_two_transactions() {
     let agency = erp_agency(&s, t.id).await;
     let mut people = vec![t.id];
     for i in 0..5 {
-        let u = s
-            .create_user(
-                &NewUser {
-                    username: format!("p{i}"),
-                    display_name: format!("p{i}"),
-                    email: format!("p{i}@example.org"),
-                    agency: Some(agency),
-                    password_hash: "h".into(),
-                    grants: vec![RoleGrant {
-                        role: Role::Traveller,
-                        scope: Scope::parse("global").unwrap(),
-                        agency: None,
-                    }],
-                    locale: "en".into(),
-                },
-                &ctx(),
-            )
-            .await
-            .unwrap();
-        people.push(u.id);
+        people.push(traveller(&s, &format!("p{i}"), Some(agency)).await.id);
     }
     let base = chrono::Utc::now() + chrono::Duration::days(10);
     let ta = |n: i64, traveller: uuid::Uuid| {

@@ -347,7 +347,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let load = match (batch, load) {
                 (Some(_), import::Load::Whole) => {
-                    anyhow::bail!("--batch sets the size of each transaction of --load batches; --load whole writes one")
+                    anyhow::bail!("--batch sets the size of each transaction of --load batches; --load whole commits the whole file at its end")
                 }
                 (Some(_), _) => import::Load::Batches,
                 (None, l) => l,

@@ -135,7 +135,7 @@ fn imports_report_bad_rows_and_rerun_idempotently() {
     let o = batched("0");
     assert!(!o.status.success());
     assert!(text(&o).contains("--batch"), "{}", text(&o));
-    // As one transaction, asked for: nothing changes either; a batch size
+    // The whole file at once, asked for: nothing changes either; a batch size
     // with it is refused.
     let whole = |more: &[&str]| {
         let mut args = vec!["import", "travel-authorisations", f, "--agency", "WFP"];
@@ -145,7 +145,9 @@ fn imports_report_bad_rows_and_rerun_idempotently() {
     };
     let o = whole(&[]);
     assert!(
-        text(&o).contains("(one transaction): 0 trips created, 0 updated, 2 unchanged"),
+        text(&o).contains(
+            "(the whole file, committed at its end): 0 trips created, 0 updated, 2 unchanged"
+        ),
         "{}",
         text(&o)
     );
@@ -171,13 +173,17 @@ fn imports_report_bad_rows_and_rerun_idempotently() {
         ],
     );
     assert!(
-        text(&o).contains("(one transaction): 1 trips created"),
+        text(&o).contains("(the whole file, committed at its end): 1 trips created"),
         "{}",
         text(&o)
     );
     let o = whole(&["--batch", "5"]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("--load whole writes one"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--load whole commits the whole file at its end"),
+        "{}",
+        text(&o)
+    );
     let o = warden(
         &db,
         &["import", "travel-authorisations", f, "--agency", "NOPE"],
