@@ -755,7 +755,10 @@ struct Lane {
 }
 
 /// Which lane each TA goes to: the lane of its traveller, given at the
-/// traveller's first TA to the lane with the fewest TAs so far. A TA
+/// traveller's first TA to the lane with the fewest legs so far (legs, not
+/// TAs, are what a lane writes: balanced by TAs, a file whose travellers
+/// differ in legs per TA can leave one lane with twice the legs of the
+/// other). A TA
 /// number seen before keeps its lane (a lane sees only its own uncommitted
 /// rows: the same TA in two lanes would wait on its unique index for the
 /// other lane's commit), so a traveller can end up in two lanes, as can
@@ -766,7 +769,7 @@ struct LanePlan {
     /// lane).
     tas: HashMap<u64, usize>,
     travellers: HashMap<Uuid, usize>,
-    /// TAs given to each lane.
+    /// Legs given to each lane.
     load: Vec<u64>,
 }
 
@@ -790,7 +793,7 @@ impl LanePlan {
             .tas
             .entry(h.finish())
             .or_insert_with(|| *self.travellers.entry(t.traveller).or_insert(least));
-        self.load[lane] += 1;
+        self.load[lane] += t.legs.len() as u64;
         lane
     }
 }
@@ -875,6 +878,7 @@ impl TaLoad for PgLoad {
             seconds = t.elapsed().as_secs_f64(),
             travellers = lanes.iter().map(|l| l.touched.len()).sum::<usize>(),
             shared = shared.len(),
+            legs = ?self.plan.load,
             "whole load: stays written"
         );
         let t = std::time::Instant::now();

@@ -1457,7 +1457,7 @@ async fn whole_loads_are_written_by_two_transactions() {
     }
 
     // A later batch fails in one lane (an unknown traveller, given to the
-    // lane with fewer TAs): the other lane's new TAs go with it.
+    // lane with fewer legs): the other lane's new TAs go with it.
     let mut load = s
         .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
         .await
