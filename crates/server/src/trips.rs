@@ -190,10 +190,15 @@ fn parse_time(
     field: impl Fn() -> String,
 ) -> ApiResult<DateTime<Utc>> {
     let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
+    let fast = plain_local_time(t);
+    if fast.is_none() {
+        if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+            return Ok(d.with_timezone(&Utc));
+        }
     }
-    let local = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
+    let local = fast
+        .ok_or(())
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
         .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
         .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
         .map_err(|_| {
@@ -220,6 +225,31 @@ fn parse_time(
             format!("`{t}` does not exist in {tz} (the clocks skip it): give an offset"),
         )),
     }
+}
+
+/// A local time in the form an ERP export writes it, `YYYY-MM-DDTHH:MM`
+/// (or `YYYY-MM-DDTHH:MM:SS`, or `YYYY-MM-DD HH:MM`), read digit by digit:
+/// an import reads millions, and chrono's format parser re-reads its format
+/// for each. Anything else (other widths, a leap second, an offset) is
+/// `None` and goes to chrono, which reads these forms to the same value.
+fn plain_local_time(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    let seconds = match (b.len(), b.get(10)) {
+        (16, Some(b'T' | b' ')) => false,
+        (19, Some(b'T')) => true,
+        _ => return None,
+    };
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || (seconds && b[16] != b':') {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let sec = if seconds { num(17, 19)? } else { 0 };
+    date.and_hms_opt(num(11, 13)?, num(14, 16)?, sec)
 }
 
 /// One leg as a person or an ERP gives it.
@@ -621,4 +651,63 @@ pub async fn load_visible(state: &AppState, who: &Authed, id: Uuid) -> ApiResult
         return Err(ApiError::not_found(format!("travel request {id}")));
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_local_time;
+    use chrono::NaiveDateTime;
+
+    /// What chrono's format parser reads, in the order `parse_time` tries it.
+    fn chrono_reads(t: &str) -> Option<NaiveDateTime> {
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    }
+
+    #[test]
+    fn plain_local_times_read_as_chrono_reads_them() {
+        let mut day = chrono::NaiveDate::from_ymd_opt(2023, 12, 25).unwrap();
+        let mut n = 0;
+        while day < chrono::NaiveDate::from_ymd_opt(2028, 3, 5).unwrap() {
+            for (h, m, s) in [(0, 0, 0), (8, 5, 0), (23, 59, 59), (12, 30, 7)] {
+                for form in [
+                    format!("{day}T{h:02}:{m:02}"),
+                    format!("{day} {h:02}:{m:02}"),
+                    format!("{day}T{h:02}:{m:02}:{s:02}"),
+                ] {
+                    let fast = plain_local_time(&form);
+                    assert!(fast.is_some(), "{form}");
+                    assert_eq!(fast, chrono_reads(&form), "{form}");
+                    n += 1;
+                }
+            }
+            day = day.succ_opt().unwrap();
+        }
+        assert!(n > 18_000);
+    }
+
+    #[test]
+    fn anything_else_is_left_to_chrono() {
+        for t in [
+            "2026-02-29T08:00",
+            "2026-13-01T08:00",
+            "2026-12-01T24:00",
+            "2026-12-01T08:60",
+            "2026-12-01T23:59:60",
+            "2026-12-01 08:00:00",
+            "2026-12-1T08:00",
+            "2026-12-01T8:00",
+            "2026/12/01T08:00",
+            "2026-12-01T08:00Z",
+            "2026-12-01T08:00:00+04:30",
+            "+2026-12-01T08:00",
+            "2026-12-01x08:00",
+            "",
+            "2026-12-01",
+            "２０２６-12-01T08:00",
+        ] {
+            assert_eq!(plain_local_time(t), None, "{t}");
+        }
+    }
 }

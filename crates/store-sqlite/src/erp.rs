@@ -22,11 +22,6 @@ fn profile_digest(p: &ProfileInput) -> String {
     content_digest(p)
 }
 
-/// The content of a TA that decides whether a re-sent one changed anything.
-fn ta_digest(t: &TravelAuthorisation) -> String {
-    content_digest(t)
-}
-
 /// A leg keeps its status (and decision) when its place and times are unchanged.
 fn same_leg(old: &sqlx::sqlite::SqliteRow, new: &NewLeg) -> bool {
     old.get::<&str, _>("area_code") == new.area.as_str()
@@ -618,7 +613,7 @@ async fn apply_tas(
     for t in tas {
         let digest = ta_digest(t);
         match existing.get(&t.ta_number) {
-            Some((id, Some(d))) if *d == digest => results.push(TaResult {
+            Some((id, Some(d))) if ta_digest_same(d, &digest, t) => results.push(TaResult {
                 ta_number: t.ta_number.clone(),
                 request: uuid(id)?,
                 outcome: TaOutcome::Unchanged,
