@@ -767,6 +767,82 @@ async fn the_same_ta_applied_twice_at_once_makes_one_trip() {
     schemas.drop_all().await;
 }
 
+/// A whole load for an agency with no TA yet meets TAs that another writer
+/// stores and commits while the load is open: it finds them, and updates
+/// or keeps them, never makes them twice.
+#[tokio::test]
+async fn a_whole_load_finds_tas_stored_while_it_runs() {
+    use warden_domain::trip::TripPurpose;
+    use warden_store::*;
+    let schemas = Schemas::default();
+    let s = fresh_in(schemas.clone()).await;
+    let (kab, dof, t) = trip_fixture(&s).await;
+    let agency = erp_agency(&s, t.id).await;
+    let legs = trip_to(&kab, t.id).legs;
+    let ta = |n: usize, purpose| TravelAuthorisation {
+        ta_number: format!("TA-{n}"),
+        traveller: t.id,
+        purpose,
+        cancelled: false,
+        legs: legs.clone(),
+    };
+    let mut load = s
+        .begin_ta_load(agency, dof.id, TaLoadMode::Whole, &ctx())
+        .await
+        .unwrap();
+    let first = load.apply(&[ta(1, TripPurpose::Official)]).await.unwrap();
+    assert_eq!(first[0].outcome, TaOutcome::Created);
+    // Another writer stores TA-2 and TA-3 and commits while the load is open.
+    let stored = s
+        .apply_travel_authorisations(
+            agency,
+            dof.id,
+            &[ta(2, TripPurpose::Official), ta(3, TripPurpose::Official)],
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    // The load then sends TA-2 changed, TA-3 as stored and a new TA-4.
+    let r = load
+        .apply(&[
+            ta(2, TripPurpose::Personal),
+            ta(3, TripPurpose::Official),
+            ta(4, TripPurpose::Official),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        r.iter().map(|x| x.outcome).collect::<Vec<_>>(),
+        [TaOutcome::Updated, TaOutcome::Unchanged, TaOutcome::Created]
+    );
+    assert_eq!(
+        (r[0].request, r[1].request),
+        (stored[0].request, stored[1].request)
+    );
+    load.finish().await.unwrap();
+    let numbers: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT ta_number, count(*) FROM travel_requests WHERE agency_id = $1 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(agency)
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        numbers,
+        (1..=4).map(|n| (format!("TA-{n}"), 1)).collect::<Vec<_>>()
+    );
+    let purpose = s
+        .get_travel_request(stored[0].request)
+        .await
+        .unwrap()
+        .unwrap()
+        .purpose;
+    assert_eq!(purpose, TripPurpose::Personal);
+    assert_stays_exact_n(&s, 4).await;
+    s.pool().close().await;
+    schemas.drop_all().await;
+}
+
 /// The scale the mode change is built for: 100,000 future legs re-evaluated,
 /// and their travellers told, in one change (one statement). Prints the
 /// times; the target is under 2 s per change, which depends on the machine
