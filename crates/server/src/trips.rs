@@ -190,23 +190,18 @@ fn parse_time(
     field: impl Fn() -> String,
 ) -> ApiResult<DateTime<Utc>> {
     let t = text.trim();
-    let fast = plain_local_time(t);
-    if fast.is_none() {
-        if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-            return Ok(d.with_timezone(&Utc));
-        }
-    }
-    let local = fast
-        .ok_or(())
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
-        .map_err(|_| {
-            ApiError::invalid(
-                field(),
-                format!("`{t}` is not a time: give RFC 3339 (2026-12-01T08:30:00+04:30) or local YYYY-MM-DDTHH:MM"),
-            )
-        })?;
+    // A local time has no offset and RFC 3339 requires one: no text reads
+    // as both, so the order of the two does not matter.
+    let Some(local) = plain_local_time(t).or_else(|| chrono_local_time(t)) else {
+        return DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::invalid(
+                    field(),
+                    format!("`{t}` is not a time: give RFC 3339 (2026-12-01T08:30:00+04:30) or local YYYY-MM-DDTHH:MM"),
+                )
+            });
+    };
     let Some(tz) = place.tz else {
         return Err(ApiError::invalid(
             field(),
@@ -250,6 +245,13 @@ fn plain_local_time(t: &str) -> Option<NaiveDateTime> {
     let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
     let sec = if seconds { num(17, 19)? } else { 0 };
     date.and_hms_opt(num(11, 13)?, num(14, 16)?, sec)
+}
+
+/// The local-time forms through chrono's format parser, in order.
+fn chrono_local_time(t: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
 }
 
 /// One leg as a person or an ERP gives it.
@@ -655,15 +657,7 @@ pub async fn load_visible(state: &AppState, who: &Authed, id: Uuid) -> ApiResult
 
 #[cfg(test)]
 mod tests {
-    use super::plain_local_time;
-    use chrono::NaiveDateTime;
-
-    /// What chrono's format parser reads, in the order `parse_time` tries it.
-    fn chrono_reads(t: &str) -> Option<NaiveDateTime> {
-        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-    }
+    use super::{chrono_local_time, plain_local_time};
 
     #[test]
     fn plain_local_times_read_as_chrono_reads_them() {
@@ -678,7 +672,7 @@ mod tests {
                 ] {
                     let fast = plain_local_time(&form);
                     assert!(fast.is_some(), "{form}");
-                    assert_eq!(fast, chrono_reads(&form), "{form}");
+                    assert_eq!(fast, chrono_local_time(&form), "{form}");
                     n += 1;
                 }
             }

@@ -1043,14 +1043,19 @@ async fn apply_in(
         existing.insert(col(&r, "ta_number")?, (col(&r, "id")?, col(&r, "ta_digest")?));
     }
     let digests: Vec<String> = tas.iter().map(|t| ta_digest(t)).collect();
-    let changed: Vec<Uuid> = tas
+    // Per TA, whether it is stored with the same content.
+    let unchanged: Vec<bool> = tas
         .iter()
         .zip(&digests)
-        .filter_map(|(t, d)| match existing.get(&t.ta_number) {
-            Some((_, Some(old))) if ta_digest_same(old, d, t) => None,
-            Some((id, _)) => Some(*id),
-            None => None,
+        .map(|(t, d)| {
+            matches!(existing.get(&t.ta_number), Some((_, Some(old))) if ta_digest_same(old, d, t))
         })
+        .collect();
+    let changed: Vec<Uuid> = tas
+        .iter()
+        .zip(&unchanged)
+        .filter(|(_, same)| !**same)
+        .filter_map(|(t, _)| existing.get(&t.ta_number).map(|(id, _)| *id))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -1108,9 +1113,9 @@ async fn apply_in(
     // Requests to create, and to update.
     let mut new_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
     let mut upd_req: Vec<(Uuid, &TravelAuthorisation, &str)> = vec![];
-    for (t, digest) in tas.iter().zip(&digests) {
+    for ((t, digest), same) in tas.iter().zip(&digests).zip(unchanged) {
         match existing.get(&t.ta_number) {
-            Some((id, Some(d))) if ta_digest_same(d, digest, t) => results.push(TaResult {
+            Some((id, _)) if same => results.push(TaResult {
                 ta_number: t.ta_number.clone(),
                 request: *id,
                 outcome: TaOutcome::Unchanged,
